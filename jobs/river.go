@@ -1,0 +1,119 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// Queues. Pages get their own queue so a backlog of message updates can never
+// delay one.
+const (
+	QueuePage    = "page"    // escalate and notify
+	QueueMessage = "message" // updates of messages already shown (Slack)
+	QueueDefault = river.QueueDefault
+)
+
+// Fetch tuning: River's defaults wake a job ~46 ms after its insert commits
+// (p50) and poll every second; these bring it to ~1 ms and bound the wait of
+// a promoted scheduled job to FetchPollInterval (DESIGN.md, measured here).
+const (
+	fetchCooldown     = 10 * time.Millisecond
+	fetchPollInterval = 100 * time.Millisecond
+)
+
+// NewRiver builds the River client with our queues and tuning. workers may
+// be nil for an insert-only client (the CLI).
+func NewRiver(pool *pgxpool.Pool, workers *river.Workers, log *slog.Logger) (*river.Client[pgx.Tx], error) {
+	cfg := &river.Config{
+		Logger:            log,
+		FetchCooldown:     fetchCooldown,
+		FetchPollInterval: fetchPollInterval,
+		JobTimeout:        30 * time.Second,
+		// Pages are retried quickly: a page that waits for a long backoff is
+		// a page that is late. The delivery policy falls through to the next
+		// channel after a few failures instead.
+		RetryPolicy: &retryPolicy{},
+		MaxAttempts: 8,
+	}
+	if workers != nil {
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{
+			QueuePage:    {MaxWorkers: 50},
+			QueueMessage: {MaxWorkers: 10},
+			QueueDefault: {MaxWorkers: 10},
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return client, nil
+}
+
+// retryPolicy backs off 1 s, 2 s, 4 s ... capped at 30 s: pages must not wait
+// River's default hours-long backoff.
+type retryPolicy struct{}
+
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := min(time.Second<<min(max(job.Attempt-1, 0), 5), 30*time.Second)
+	if job.AttemptedAt == nil {
+		return job.ScheduledAt.Add(d)
+	}
+	return job.AttemptedAt.Add(d)
+}
+
+// Promoter moves scheduled jobs that are due (or due within a tick) to
+// available. River's own scheduler does the same every 5 s, which would make
+// an escalation timer up to 5 s late; with a tick of PromoteInterval and the
+// fetch poll above, timers fire within a few hundred milliseconds. It calls
+// River's own JobSchedule query, so unique-job rules are kept; running it in
+// several processes at once is safe (the query locks the rows it moves).
+type Promoter struct {
+	exec     riverdriver.Executor
+	interval time.Duration
+	now      func() time.Time
+}
+
+// PromoteInterval is the promoter's tick.
+const PromoteInterval = 100 * time.Millisecond
+
+func NewPromoter(pool *pgxpool.Pool, now func() time.Time) *Promoter {
+	return &Promoter{exec: riverpgxv5.New(pool).GetExecutor(), interval: PromoteInterval, now: now}
+}
+
+// Run promotes until ctx ends. Errors (a database outage) are retried on the
+// next tick; onErr sees them for logging.
+func (p *Promoter) Run(ctx context.Context, onErr func(error)) {
+	t := time.NewTicker(p.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := p.PromoteOnce(ctx); err != nil && ctx.Err() == nil && onErr != nil {
+			onErr(err)
+		}
+	}
+}
+
+// PromoteOnce moves jobs due before now+interval to available and returns
+// how many it moved.
+func (p *Promoter) PromoteOnce(ctx context.Context) (int, error) {
+	horizon := p.now().Add(p.interval)
+	res, err := p.exec.JobSchedule(ctx, &riverdriver.JobScheduleParams{Max: 2000, Now: &horizon})
+	if err != nil {
+		return 0, fmt.Errorf("promote scheduled jobs: %w", err)
+	}
+	return len(res), nil
+}
