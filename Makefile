@@ -25,8 +25,7 @@ test: ## go vet and the whole suite with -race (starts Postgres if none runs)
 	$(GO) test -race -count=1 -timeout 8m ./...
 
 bench: ## print the performance figures with their targets
-	@export ONCALL_TEST_DATABASE_URL='$(DEVDB)'; \
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./... | grep -E '^(Benchmark|ok|FAIL|---)' 
+	@export ONCALL_TEST_DATABASE_URL='$(DEVDB)'; ./scripts/bench.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
 	@for pkg in $$($(GO) list ./...); do \

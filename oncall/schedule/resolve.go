@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"math/big"
 	"math/bits"
 	"slices"
 	"time"
@@ -31,6 +32,9 @@ type span struct{ start, end time.Time }
 // covering only the times when someone is on call. Times are UTC.
 func (s *Schedule) Shifts(from, to time.Time) []Shift {
 	segs := s.resolve(from, to)
+	if len(segs) == 0 {
+		return nil
+	}
 	out := make([]Shift, len(segs))
 	for i, g := range segs {
 		out[i] = Shift{User: g.user, Start: g.start.UTC(), End: g.end.UTC()}
@@ -265,14 +269,27 @@ func (r *rot) index(t time.Time) int64 {
 	hi, lo := bits.Mul64(uint64(secs), 1e9)
 	lo, carry := bits.Add64(lo, uint64(ns), 0)
 	hi += carry
-	if hi >= uint64(r.step) {
-		return maxInt64 / 2
+	if hi < uint64(r.step) {
+		if k, _ := bits.Div64(hi, lo, uint64(r.step)); k <= maxInt64/4 {
+			return int64(k)
+		}
 	}
-	k, _ := bits.Div64(hi, lo, uint64(r.step))
-	if k > maxInt64/2 {
-		return maxInt64 / 2
-	}
-	return int64(k)
+	// t is too far from the start for an int64 k (tiny steps, starts
+	// centuries ago): move the start forward by whole cycles of the
+	// members, which changes no one's shift, and count from there.
+	r.rebase(secs, ns)
+	return r.index(t)
+}
+
+// rebase moves handoff 0 forward to the last handoff of member 0 at or
+// before start + secs s + ns ns.
+func (r *rot) rebase(secs, ns int64) {
+	d := new(big.Int).Mul(big.NewInt(secs), big.NewInt(1e9))
+	d.Add(d, big.NewInt(ns))
+	cycle := new(big.Int).Mul(big.NewInt(int64(r.step)), big.NewInt(int64(r.n)))
+	d.Quo(d, cycle).Mul(d, cycle) // whole cycles, in ns
+	s, n := new(big.Int).QuoRem(d, big.NewInt(1e9), new(big.Int))
+	r.start = time.Unix(r.start.Unix()+s.Int64(), int64(r.start.Nanosecond())+n.Int64()).UTC()
 }
 
 func (r *rot) member(k int64) string { return r.l.Members[k%int64(r.n)] }

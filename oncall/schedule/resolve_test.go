@@ -227,12 +227,14 @@ func TestSouthernHemisphereDST(t *testing.T) {
 		sh("b", "2026-10-04T22:00:00Z", "2026-10-11T22:00:00Z"),
 	)
 	// A daily 02:30 handoff: 03:30 AEDT on 2026-10-04, the first 02:30 on
-	// 2026-04-05.
+	// 2026-04-05. Handoff 0 is 2026-10-02 02:30 AEST (16:30Z the day
+	// before), so b has 10-03 and a the short 10-04.
 	s.Layers[0].Start, s.Layers[0].Length = civ("2026-10-02T02:30"), Length{Days: 1}
 	expectShifts(t, s, "2026-10-02T16:00:00Z", "2026-10-04T16:00:00Z",
-		sh("a", "2026-10-02T16:30:00Z", "2026-10-03T16:30:00Z"),
-		sh("b", "2026-10-03T16:30:00Z", "2026-10-04T15:30:00Z"),
-		sh("a", "2026-10-04T15:30:00Z", "2026-10-04T16:00:00Z"),
+		sh("a", "2026-10-02T16:00:00Z", "2026-10-02T16:30:00Z"),
+		sh("b", "2026-10-02T16:30:00Z", "2026-10-03T16:30:00Z"),
+		sh("a", "2026-10-03T16:30:00Z", "2026-10-04T15:30:00Z"),
+		sh("b", "2026-10-04T15:30:00Z", "2026-10-04T16:00:00Z"),
 	)
 	s.Layers[0].Start = civ("2026-04-04T02:30")
 	expectShifts(t, s, "2026-04-03T15:30:00Z", "2026-04-05T17:00:00Z",
@@ -284,7 +286,6 @@ func TestOverrideSpanningTwoLayers(t *testing.T) {
 	}, Overrides: []Override{
 		{User: "d", Start: tm("2026-01-05T12:00:00Z"), End: tm("2026-01-06T10:00:00Z")},
 		{User: "e", Start: tm("2026-01-06T08:00:00Z"), End: tm("2026-01-06T09:00:00Z")}, // later wins
-		{User: "a", Start: tm("2026-01-06T16:00:00Z"), End: tm("2026-01-06T16:00:00Z")}, // empty: ignored
 	}}
 	expectShifts(t, s, "2026-01-05T00:00:00Z", "2026-01-07T00:00:00Z",
 		sh("a", "2026-01-05T00:00:00Z", "2026-01-05T09:00:00Z"),
@@ -321,9 +322,10 @@ func TestHolidayCoverLayer(t *testing.T) {
 		sh("h1", "2026-11-26T05:00:00Z", "2026-11-27T05:00:00Z"),
 		sh("a", "2026-11-27T14:00:00Z", "2026-11-27T22:00:00Z"),
 	)
-	// Christmas, in the cover layer's second shift.
+	// Christmas, in the cover layer's second shift (the weekday layer is
+	// in its fifth week: a again).
 	expectShifts(t, s, "2026-12-24T00:00:00Z", "2026-12-26T00:00:00Z",
-		sh("b", "2026-12-24T14:00:00Z", "2026-12-24T22:00:00Z"),
+		sh("a", "2026-12-24T14:00:00Z", "2026-12-24T22:00:00Z"),
 		sh("h2", "2026-12-25T05:00:00Z", "2026-12-26T00:00:00Z"),
 	)
 	// Holidays are the schedule's local days even when the layer's zone
@@ -385,16 +387,17 @@ func TestLayerZoneDiffersFromSchedule(t *testing.T) {
 
 func TestSkippedLocalDay(t *testing.T) {
 	t.Parallel()
-	// Samoa skipped 2011-12-30: the daily 09:00 handoff of that day falls
-	// on the next day's, so that member's shift is empty; the rotation
-	// still advances.
+	// Samoa skipped 2011-12-30: the daily 09:00 handoff of that day (c's)
+	// moves forward by the 24-hour gap onto the next day's (a's), so c's
+	// shift is empty; the rotation still advances.
 	s := &Schedule{Name: "s", Location: mustLoc(t, "Pacific/Apia"), Layers: []Layer{{
 		Members: []string{"a", "b", "c"}, Start: civ("2011-12-28T09:00"), Length: Length{Days: 1},
 	}}}
 	expectShifts(t, s, "2011-12-28T00:00:00Z", "2012-01-01T00:00:00Z",
 		sh("a", "2011-12-28T19:00:00Z", "2011-12-29T19:00:00Z"),
-		sh("c", "2011-12-29T19:00:00Z", "2011-12-30T19:00:00Z"),
-		sh("a", "2011-12-30T19:00:00Z", "2012-01-01T00:00:00Z"),
+		sh("b", "2011-12-29T19:00:00Z", "2011-12-30T19:00:00Z"),
+		sh("a", "2011-12-30T19:00:00Z", "2011-12-31T19:00:00Z"),
+		sh("b", "2011-12-31T19:00:00Z", "2012-01-01T00:00:00Z"),
 	)
 }
 

@@ -6,6 +6,9 @@ import (
 	"time"
 )
 
+// MinElapsed is the shortest elapsed shift length Validate accepts.
+const MinElapsed = time.Minute
+
 // Validate reports what in s the resolver cannot use, all problems joined
 // (errors.Join). The resolver itself never fails: a layer it cannot use has
 // nobody on call, an override with End <= Start is ignored.
@@ -48,6 +51,8 @@ func (s *Schedule) Validate() error {
 			add("%s: negative shift length", where)
 		case l.Length.Elapsed == 0 && l.Length.Days == 0:
 			add("%s: no shift length", where)
+		case l.Length.Elapsed != 0 && l.Length.Elapsed < MinElapsed:
+			add("%s: shift length under %s", where, MinElapsed)
 		case l.Length.Days > maxDaysLength:
 			add("%s: shift length over %d days", where, maxDaysLength)
 		}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs the Go benchmarks and prints one line per figure with its target
+# (scripts/bench-targets.txt), then the raw benchmark lines.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+go test -run '^$' -bench . -benchmem -count=1 -timeout 20m "${@:-./...}" | grep -E '^(Benchmark|FAIL|---|panic)' >"$raw" || true
+awk -v targets="$root/scripts/bench-targets.txt" '
+function scale(v, unit) { return unit == "ms" ? v / 1e6 : unit == "us" ? v / 1e3 : v }
+BEGIN {
+	while ((getline line < targets) > 0) {
+		if (line ~ /^#/ || line ~ /^[[:space:]]*$/) continue
+		split(line, f, /[[:space:]]+/)
+		n++; name[n] = f[1]; metric[n] = f[2]; target[n] = f[3]; unit[n] = f[4]
+		what[n] = line; sub(/^[^[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+[^[:space:]]+[[:space:]]+/, "", what[n])
+		above[n] = (f[2] ~ /\/s$/)  # throughput: higher is better
+	}
+}
+{ raw[NR] = $0; bn = $1; sub(/-[0-9]+$/, "", bn)
+  for (i = 2; i < NF; i++) value[bn, $(i + 1)] = $i }
+END {
+	for (i = 1; i <= n; i++) {
+		if (!((name[i], metric[i]) in value)) { printf "%-70s  (not measured)\n", what[i]; continue }
+		v = value[name[i], metric[i]]
+		if (metric[i] == "ns/op") v = scale(v, unit[i])
+		ok = above[i] ? v >= target[i] : v <= target[i]
+		printf "%-70s %10.3f %-6s target %s %s %-6s %s\n", what[i], v, unit[i], above[i] ? ">=" : "<=", target[i], unit[i], ok ? "ok" : "MISSED"
+	}
+	print ""
+	for (j = 1; j <= NR; j++) print raw[j]
+}' "$raw"
