@@ -115,7 +115,7 @@ func oracleWho(s *Schedule, at time.Time) (string, bool) {
 					if w.To <= w.From {
 						cd = d.AddDays(1)
 					}
-					close := cd.AddDays(w.To / 1440).At(w.To%1440/60, w.To%60).In(loc)
+					close := cd.AddDays(w.To/1440).At(w.To%1440/60, w.To%60).In(loc)
 					if !at.Before(open) && at.Before(close) {
 						in = true
 					}
