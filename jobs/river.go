@@ -12,6 +12,8 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/oncall/oncall/oncall"
 )
 
 // Queues. Pages get their own queue so a backlog of message updates can never
@@ -31,8 +33,10 @@ const (
 )
 
 // NewRiver builds the River client with our queues and tuning. workers may
-// be nil for an insert-only client (the CLI).
-func NewRiver(pool *pgxpool.Pool, workers *river.Workers, log *slog.Logger) (*river.Client[pgx.Tx], error) {
+// be nil for an insert-only client (the CLI). River reads time from clock
+// unless it is the system clock, so that in tests River's schedule and the
+// engine's timers agree.
+func NewRiver(pool *pgxpool.Pool, workers *river.Workers, log *slog.Logger, clock oncall.Clock) (*river.Client[pgx.Tx], error) {
 	cfg := &river.Config{
 		Logger:            log,
 		FetchCooldown:     fetchCooldown,
@@ -43,6 +47,9 @@ func NewRiver(pool *pgxpool.Pool, workers *river.Workers, log *slog.Logger) (*ri
 		// channel after a few failures instead.
 		RetryPolicy: &retryPolicy{},
 		MaxAttempts: 8,
+	}
+	if _, system := clock.(oncall.SystemClock); !system && clock != nil {
+		cfg.Test.Time = riverTime{clock}
 	}
 	if workers != nil {
 		cfg.Workers = workers
@@ -57,6 +64,16 @@ func NewRiver(pool *pgxpool.Pool, workers *river.Workers, log *slog.Logger) (*ri
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	return client, nil
+}
+
+// riverTime is a clock as River's TimeGenerator.
+type riverTime struct{ c oncall.Clock }
+
+func (t riverTime) Now() time.Time { return t.c.Now() }
+
+func (t riverTime) NowOrNil() *time.Time {
+	now := t.c.Now()
+	return &now
 }
 
 // retryPolicy backs off 1 s, 2 s, 4 s ... capped at 30 s: pages must not wait
@@ -74,7 +91,7 @@ func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 // Promoter moves scheduled jobs that are due (or due within a tick) to
 // available. River's own scheduler does the same every 5 s, which would make
 // an escalation timer up to 5 s late; with a tick of PromoteInterval and the
-// fetch poll above, timers fire within a few hundred milliseconds. It calls
+// fetch poll above, timers fire within about 200 ms. It calls
 // River's own JobSchedule query, so unique-job rules are kept; running it in
 // several processes at once is safe (the query locks the rows it moves).
 type Promoter struct {
@@ -107,11 +124,11 @@ func (p *Promoter) Run(ctx context.Context, onErr func(error)) {
 	}
 }
 
-// PromoteOnce moves jobs due before now+interval to available and returns
-// how many it moved.
+// PromoteOnce moves jobs that are due to available and returns how many it
+// moved. Never early: a timer fires at most one tick plus one fetch poll late.
 func (p *Promoter) PromoteOnce(ctx context.Context) (int, error) {
-	horizon := p.now().Add(p.interval)
-	res, err := p.exec.JobSchedule(ctx, &riverdriver.JobScheduleParams{Max: 2000, Now: &horizon})
+	now := p.now()
+	res, err := p.exec.JobSchedule(ctx, &riverdriver.JobScheduleParams{Max: 2000, Now: &now})
 	if err != nil {
 		return 0, fmt.Errorf("promote scheduled jobs: %w", err)
 	}

@@ -47,6 +47,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	logChannels(cfg, log)
 
+	clock := oncall.Clock(oncall.SystemClock{})
+	engine, riverClient, err := startEngine(ctx, cfg, pool, clock, e.stdout, log)
+	if err != nil {
+		return err
+	}
+
 	reg := api.NewRegistry()
 	reg.MustRegister(api.NewRiverJobCollector(pool))
 	srv := api.NewServer(log, reg, func(ctx context.Context) error {
@@ -62,6 +68,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	})
+	(&api.Alerts{DB: pool, Engine: engine}).Register(srv.Mux)
 	httpSrv := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -82,6 +89,11 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	defer cancel()
 	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn().Err(err).Msg("http shutdown")
+	}
+	// Running jobs finish (or are released to another process at the
+	// deadline); their rows stay locked until then, so nothing is lost.
+	if err := riverClient.Stop(sctx); err != nil {
+		log.Warn().Err(err).Msg("river shutdown")
 	}
 	log.Info().Msg("stopped")
 	return nil

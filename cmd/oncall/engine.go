@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/rs/zerolog"
+	"github.com/slack-go/slack"
+
+	"github.com/oncall/oncall/bot"
+	"github.com/oncall/oncall/jobs"
+	"github.com/oncall/oncall/notify"
+	"github.com/oncall/oncall/notify/console"
+	slackch "github.com/oncall/oncall/notify/slack"
+	"github.com/oncall/oncall/oncall"
+)
+
+// startEngine builds the paging channels, the engine and River, starts the
+// workers, the timer promoter and (with Slack on) the bot, and returns once
+// they run; they stop with ctx (River through Stop).
+func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock oncall.Clock, out io.Writer, log zerolog.Logger) (*jobs.Engine, *river.Client[pgx.Tx], error) {
+	channels := map[string]notify.Channel{}
+	var slackAPI *slack.Client
+	if cfg.Slack.Enabled() {
+		ch := slackch.New(slackch.Config{BotToken: cfg.Slack.BotToken, APIURL: cfg.Slack.APIURL})
+		channels[notify.MethodSlack], channels[notify.MethodSlackChannel] = ch, ch
+		slackAPI = slack.New(cfg.Slack.BotToken, slack.OptionAPIURL(cfg.Slack.APIURL), slack.OptionAppLevelToken(cfg.Slack.AppToken))
+	} else {
+		// The no-credentials demo: pages meant for Slack are printed.
+		ch := console.New(out)
+		channels[notify.MethodSlack], channels[notify.MethodSlackChannel] = ch, ch
+	}
+
+	engine := jobs.NewEngine(pool, clock, channels)
+	workers := river.NewWorkers()
+	engine.Workers(workers)
+	rc, err := jobs.NewRiver(pool, workers, slogFor(log), clock)
+	if err != nil {
+		return nil, nil, err
+	}
+	engine.SetRiver(rc)
+	if err := rc.Start(ctx); err != nil {
+		return nil, nil, fmt.Errorf("start river: %w", err)
+	}
+	promoter := jobs.NewPromoter(pool, clock.Now)
+	go promoter.Run(ctx, func(err error) { log.Warn().Err(err).Msg("promote timers") })
+	if slackAPI != nil {
+		b := bot.New(slackAPI, engine, log.With().Str("component", "bot").Logger())
+		go b.Run(ctx)
+	}
+	log.Info().Dur("timer_tick", jobs.PromoteInterval).Msg("paging engine started")
+	return engine, rc, nil
+}

@@ -1,0 +1,477 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/oncall/oncall/notify"
+	"github.com/oncall/oncall/oncall"
+	"github.com/oncall/oncall/store"
+)
+
+// Engine is the only code that changes an incident's state. Every surface
+// (webhooks, Slack buttons, SMS replies, the mobile API, the CLI) calls it,
+// and each call is one transaction that also inserts the River jobs the new
+// state needs (escalation timers, notifications, message updates), so a
+// committed state always has its jobs and an aborted one has none.
+type Engine struct {
+	pool     *pgxpool.Pool
+	river    *river.Client[pgx.Tx]
+	clock    oncall.Clock
+	channels map[string]notify.Channel
+	config   configCache
+	// SendTimeout bounds one provider call made while the notification and
+	// incident rows are locked.
+	SendTimeout time.Duration
+}
+
+// Actors other than users.
+const (
+	ActorSource = "source" // the alert's sender
+	ActorSystem = "system"
+)
+
+// NewEngine builds an engine. channels maps a notify.Method* to its
+// channel; a method without one is off (paging falls through to the next
+// rule). Workers registers the engine's workers; the River client is set
+// with SetRiver once built from them.
+func NewEngine(pool *pgxpool.Pool, clock oncall.Clock, channels map[string]notify.Channel) *Engine {
+	return &Engine{pool: pool, clock: clock, channels: channels, SendTimeout: 10 * time.Second}
+}
+
+// SetRiver gives the engine the River client it inserts jobs with.
+func (e *Engine) SetRiver(c *river.Client[pgx.Tx]) { e.river = c }
+
+// Workers registers the engine's job workers.
+func (e *Engine) Workers(w *river.Workers) {
+	river.AddWorker(w, &escalateWorker{e: e})
+	river.AddWorker(w, &notifyWorker{e: e})
+	river.AddWorker(w, &updateWorker{e: e})
+}
+
+// Result is what Ingest did.
+type Result struct {
+	IncidentID int64  // 0 when the event touched no incident
+	DedupKey   string // the incident's dedup key
+	Created    bool
+	Changed    bool
+}
+
+// Ingest applies one inbound alert event from integration, in one
+// transaction: route a new alert and open its incident (with its first
+// escalation job), add alerts to an open one, or acknowledge or resolve it.
+// Applying the same event twice changes nothing the second time.
+func (e *Engine) Ingest(ctx context.Context, integ store.Integration, ev oncall.AlertEvent) (Result, error) {
+	cfg, err := e.config.get(ctx, e.pool)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{DedupKey: ev.DedupKey}
+	for attempt := 0; ; attempt++ {
+		err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+			var err error
+			res, err = e.ingestTx(ctx, tx, cfg, integ, ev)
+			return err
+		})
+		// Two first deliveries of one dedup key racing: the loser finds the
+		// winner's incident on its second try.
+		if errors.Is(err, oncall.ErrConflict) && attempt == 0 {
+			continue
+		}
+		return res, err
+	}
+}
+
+func (e *Engine) ingestTx(ctx context.Context, tx pgx.Tx, cfg *config, integ store.Integration, ev oncall.AlertEvent) (Result, error) {
+	now := e.clock.Now().UTC()
+	res := Result{DedupKey: ev.DedupKey}
+	hash := eventHash(ev)
+	in, err := store.IncidentOpenByDedupKey(ctx, tx, integ.ID, ev.DedupKey)
+	switch {
+	case errors.Is(err, oncall.ErrNotFound):
+		in = nil
+	case err != nil:
+		return res, err
+	}
+	if in != nil {
+		res.IncidentID = in.ID
+		if string(in.LastEventHash) == string(hash) {
+			return res, nil // a sender's retry: nothing new
+		}
+	}
+
+	switch ev.Action {
+	case oncall.ActionAcknowledge:
+		if in == nil || in.State != store.StateTriggered {
+			return res, nil
+		}
+		in.LastEventHash = hash
+		res.Changed = true
+		return res, e.ackTx(ctx, tx, in, ActorSource+" ("+integ.Name+")", now)
+	case oncall.ActionResolve:
+		if in == nil {
+			return res, nil
+		}
+		in.LastEventHash = hash
+		res.Changed = true
+		if len(ev.Alerts) > 0 {
+			if _, _, err := store.IncidentAlertsUpsert(ctx, tx, in.ID, alertStates(ev.Alerts), now); err != nil {
+				return res, err
+			}
+		}
+		return res, e.resolveTx(ctx, tx, in, ActorSource+" ("+integ.Name+")", now)
+	}
+
+	// A trigger, possibly carrying resolved member alerts.
+	if in == nil {
+		if len(ev.Alerts) > 0 && allResolved(ev.Alerts) {
+			return res, nil // resolved alerts of an incident we no longer have open
+		}
+		in, err = e.open(ctx, tx, cfg, integ, ev, hash, now)
+		if err != nil {
+			return res, err
+		}
+		res.IncidentID, res.Created, res.Changed = in.ID, true, true
+		return res, nil
+	}
+
+	res.Changed = true
+	in.LastEventHash = hash
+	in.Summary, in.Labels, in.Annotations = ev.Summary, ev.Labels, ev.Annotations
+	if ev.Severity != "" {
+		in.Severity = ev.Severity
+	}
+	if len(ev.Details) > 0 {
+		in.Details = ev.Details
+	}
+	if len(ev.Alerts) > 0 {
+		changed, firing, err := store.IncidentAlertsUpsert(ctx, tx, in.ID, alertStates(ev.Alerts), now)
+		if err != nil {
+			return res, err
+		}
+		if firing == 0 {
+			return res, e.resolveTx(ctx, tx, in, ActorSource+" ("+integ.Name+")", now)
+		}
+		if changed > 0 {
+			if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "alerts", Actor: ActorSource,
+				Message: fmt.Sprintf("%d alert(s) changed, %d firing", changed, firing)}); err != nil {
+				return res, err
+			}
+		}
+	}
+	if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
+		return res, err
+	}
+	return res, e.insertUpdate(ctx, tx, in.ID)
+}
+
+// open routes a new alert and opens its incident.
+func (e *Engine) open(ctx context.Context, tx pgx.Tx, cfg *config, integ store.Integration, ev oncall.AlertEvent, hash []byte, now time.Time) (*store.Incident, error) {
+	rt := cfg.route(integ.Name, integ.ServiceName, ev.Severity, ev.Summary, ev.Labels, ev.Annotations)
+	in := &store.Incident{
+		IntegrationID: integ.ID, ServiceName: integ.ServiceName, DedupKey: ev.DedupKey, State: store.StateTriggered,
+		Summary: ev.Summary, Severity: ev.Severity, Urgency: rt.urgency, Paging: rt.page, RuleName: rt.rule,
+		Source: ev.Source, Client: ev.Client, ClientURL: ev.ClientURL, Labels: ev.Labels, Annotations: ev.Annotations,
+		Details: ev.Details, Links: ev.Links, Images: ev.Images, LastEventHash: hash, CreatedAt: now,
+		EscalationStep: -1,
+	}
+	if in.Severity == "" {
+		in.Severity = oncall.SeverityCritical
+	}
+	if rt.service != nil {
+		in.ServiceName, in.PolicyName = rt.service.Name, rt.service.EscalationPolicy
+	}
+	if _, err := store.IncidentInsert(ctx, tx, in); err != nil {
+		return nil, err
+	}
+	if len(ev.Alerts) > 0 {
+		if _, _, err := store.IncidentAlertsUpsert(ctx, tx, in.ID, alertStates(ev.Alerts), now); err != nil {
+			return nil, err
+		}
+	}
+	how := "paging " + in.PolicyName
+	if !in.Paging {
+		how = "not paging (rule " + rt.rule + ")"
+	} else if in.PolicyName == "" {
+		how = "no escalation policy"
+	}
+	msg := fmt.Sprintf("triggered by %s on %s, %s urgency, %s", integ.Name, in.ServiceName, in.Urgency, how)
+	if rt.rule != "" {
+		msg += ", rule " + rt.rule
+	}
+	if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "triggered", Actor: ActorSource, Message: msg}); err != nil {
+		return nil, err
+	}
+	if ch := cfg.teamChannel(in.ServiceName); ch != "" {
+		if err := e.queueNotice(ctx, tx, in, notify.MethodSlackChannel, ch, "new incident", now); err != nil {
+			return nil, err
+		}
+	}
+	if in.Paging && in.PolicyName != "" {
+		if err := e.scheduleEscalation(ctx, tx, in, 0, 0, now, now); err != nil {
+			return nil, err
+		}
+		return in, store.IncidentUpdate(ctx, tx, in, now)
+	}
+	return in, nil
+}
+
+// Ack acknowledges an incident for actor. Acknowledging an incident that
+// is no longer triggered changes nothing and is not an error.
+func (e *Engine) Ack(ctx context.Context, incidentID int64, actor string) (*store.Incident, error) {
+	return e.transition(ctx, incidentID, func(tx pgx.Tx, in *store.Incident, now time.Time) error {
+		if in.State != store.StateTriggered {
+			return nil
+		}
+		return e.ackTx(ctx, tx, in, actor, now)
+	})
+}
+
+// Resolve resolves an incident for actor.
+func (e *Engine) Resolve(ctx context.Context, incidentID int64, actor string) (*store.Incident, error) {
+	return e.transition(ctx, incidentID, func(tx pgx.Tx, in *store.Incident, now time.Time) error {
+		if !in.Open() {
+			return nil
+		}
+		return e.resolveTx(ctx, tx, in, actor, now)
+	})
+}
+
+// Escalate moves an open incident to the next step of its policy now (an
+// acknowledged incident is triggered again).
+func (e *Engine) Escalate(ctx context.Context, incidentID int64, actor string) (*store.Incident, error) {
+	return e.transition(ctx, incidentID, func(tx pgx.Tx, in *store.Incident, now time.Time) error {
+		if !in.Open() {
+			return nil
+		}
+		if in.PolicyName == "" {
+			return &oncall.UserError{Msg: fmt.Sprintf("incident #%d has no escalation policy to escalate to", in.ID)}
+		}
+		cfg, err := e.config.get(ctx, tx)
+		if err != nil {
+			return err
+		}
+		step, loop := in.EscalationStep+1, in.EscalationLoop
+		if p := cfg.policies[in.PolicyName]; p != nil && step >= len(p.Steps) {
+			step, loop = 0, loop+1 // past the last step: round again
+		}
+		if err := e.cancelPending(ctx, tx, in); err != nil {
+			return err
+		}
+		if in.State == store.StateAcknowledged {
+			in.State, in.AcknowledgedAt, in.AcknowledgedBy = store.StateTriggered, nil, ""
+		}
+		in.EscalationDone = false
+		if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "escalate", Actor: actor,
+			Message: fmt.Sprintf("escalated by %s to step %d", actor, step+1)}); err != nil {
+			return err
+		}
+		if err := e.scheduleEscalation(ctx, tx, in, step, loop, now, now); err != nil {
+			return err
+		}
+		if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
+			return err
+		}
+		return e.insertUpdate(ctx, tx, in.ID)
+	})
+}
+
+// transition runs fn on the locked incident in one transaction.
+func (e *Engine) transition(ctx context.Context, id int64, fn func(pgx.Tx, *store.Incident, time.Time) error) (*store.Incident, error) {
+	var out *store.Incident
+	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		in, err := store.IncidentGet(ctx, tx, id, store.LockUpdate)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, in, e.clock.Now().UTC()); err != nil {
+			return err
+		}
+		out = in
+		return nil
+	})
+	return out, err
+}
+
+func (e *Engine) ackTx(ctx context.Context, tx pgx.Tx, in *store.Incident, actor string, now time.Time) error {
+	in.State, in.AcknowledgedAt, in.AcknowledgedBy = store.StateAcknowledged, &now, actor
+	if err := e.cancelPending(ctx, tx, in); err != nil {
+		return err
+	}
+	if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "acknowledged", Actor: actor,
+		Message: "acknowledged by " + actor}); err != nil {
+		return err
+	}
+	if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
+		return err
+	}
+	return e.insertUpdate(ctx, tx, in.ID)
+}
+
+func (e *Engine) resolveTx(ctx context.Context, tx pgx.Tx, in *store.Incident, actor string, now time.Time) error {
+	in.State, in.ResolvedAt, in.ResolvedBy = store.StateResolved, &now, actor
+	if err := e.cancelPending(ctx, tx, in); err != nil {
+		return err
+	}
+	if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "resolved", Actor: actor,
+		Message: "resolved by " + actor}); err != nil {
+		return err
+	}
+	if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
+		return err
+	}
+	return e.insertUpdate(ctx, tx, in.ID)
+}
+
+// cancelPending cancels every pending page of the incident and its
+// escalation timer, rows and River jobs alike; bumping the sequence makes
+// any escalate job already running stale.
+func (e *Engine) cancelPending(ctx context.Context, tx pgx.Tx, in *store.Incident) error {
+	jobIDs, err := store.NotificationsCancel(ctx, tx, in.ID, store.KindPage)
+	if err != nil {
+		return err
+	}
+	if in.EscalationJobID != 0 {
+		jobIDs = append(jobIDs, in.EscalationJobID)
+	}
+	in.EscalationSeq++
+	in.EscalationJobID = 0
+	for _, id := range jobIDs {
+		if id == 0 {
+			continue
+		}
+		if _, err := e.river.JobCancelTx(ctx, tx, id); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return fmt.Errorf("cancel job %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// scheduleEscalation inserts the escalate job for (step, loop) at at.
+func (e *Engine) scheduleEscalation(ctx context.Context, tx pgx.Tx, in *store.Incident, step, loop int, at, now time.Time) error {
+	opts := &river.InsertOpts{Queue: QueuePage}
+	if at.After(now) {
+		opts.ScheduledAt = at
+	}
+	r, err := e.river.InsertTx(ctx, tx, EscalateArgs{IncidentID: in.ID, Seq: in.EscalationSeq, Step: step, Loop: loop}, opts)
+	if err != nil {
+		return fmt.Errorf("insert escalate job: %w", err)
+	}
+	in.EscalationJobID = r.Job.ID
+	return nil
+}
+
+// queueNotice queues a post that goes out whatever the incident's state
+// (the team channel's copy, the final notice).
+func (e *Engine) queueNotice(ctx context.Context, tx pgx.Tx, in *store.Incident, method, address, reason string, now time.Time) error {
+	n := &store.Notification{IncidentID: in.ID, Method: method, Address: address, Kind: store.KindNotice,
+		Step: max(in.EscalationStep, 0), Loop: in.EscalationLoop, Reason: reason, DueAt: now}
+	return e.queueNotification(ctx, tx, n, now)
+}
+
+func (e *Engine) queueNotification(ctx context.Context, tx pgx.Tx, n *store.Notification, now time.Time) error {
+	if _, err := store.NotificationInsert(ctx, tx, n, now); err != nil {
+		return err
+	}
+	opts := &river.InsertOpts{Queue: QueuePage}
+	if n.DueAt.After(now) {
+		opts.ScheduledAt = n.DueAt
+	}
+	r, err := e.river.InsertTx(ctx, tx, NotifyArgs{NotificationID: n.ID}, opts)
+	if err != nil {
+		return fmt.Errorf("insert notify job: %w", err)
+	}
+	return store.NotificationSetJob(ctx, tx, n.ID, r.Job.ID)
+}
+
+// insertUpdate queues the update of every message that shows the incident.
+func (e *Engine) insertUpdate(ctx context.Context, tx pgx.Tx, incidentID int64) error {
+	_, err := e.river.InsertTx(ctx, tx, UpdateArgs{IncidentID: incidentID}, &river.InsertOpts{Queue: QueueMessage})
+	if err != nil {
+		return fmt.Errorf("insert update job: %w", err)
+	}
+	return nil
+}
+
+// ChangeEvent records a change event on the integration's service.
+func (e *Engine) ChangeEvent(ctx context.Context, integ store.Integration, ev oncall.ChangeEvent) error {
+	return store.ChangeEventInsert(ctx, e.pool, integ.ID, integ.ServiceName, ev, e.clock.Now().UTC())
+}
+
+func alertStates(alerts []oncall.Alert) []store.AlertState {
+	out := make([]store.AlertState, len(alerts))
+	for i, a := range alerts {
+		out[i] = store.AlertState{Fingerprint: a.Fingerprint, Summary: a.Summary, Labels: a.Labels, Resolved: a.Resolved}
+	}
+	return out
+}
+
+func allResolved(alerts []oncall.Alert) bool {
+	for _, a := range alerts {
+		if !a.Resolved {
+			return false
+		}
+	}
+	return true
+}
+
+// eventHash identifies an event's content, so a sender's retry of the same
+// payload is recognised and changes nothing.
+func eventHash(ev oncall.AlertEvent) []byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", ev.Action, ev.DedupKey, ev.Summary, ev.Severity)
+	writeMap(h, ev.Labels)
+	writeMap(h, ev.Annotations)
+	h.Write(ev.Details)
+	alerts := make([]string, len(ev.Alerts))
+	for i, a := range ev.Alerts {
+		alerts[i] = fmt.Sprintf("%s=%v", a.Fingerprint, a.Resolved)
+	}
+	sort.Strings(alerts)
+	h.Write([]byte(strings.Join(alerts, "\x00")))
+	links, _ := json.Marshal(ev.Links)
+	h.Write(links)
+	return h.Sum(nil)
+}
+
+func writeMap(h interface{ Write([]byte) (int, error) }, m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s=%s\x00", k, m[k])
+	}
+	h.Write([]byte{1})
+}
+
+// FindUser is the name of our user with the Slack ID, or else with the
+// email (case-insensitive); ok is false for someone who is not ours.
+func (e *Engine) FindUser(ctx context.Context, slackID, email string) (name string, ok bool, err error) {
+	cfg, err := e.config.get(ctx, e.pool)
+	if err != nil {
+		return "", false, err
+	}
+	for _, u := range cfg.set.Users {
+		if slackID != "" && u.SlackID == slackID {
+			return u.Name, true, nil
+		}
+	}
+	for _, u := range cfg.set.Users {
+		if email != "" && strings.EqualFold(u.Email, email) {
+			return u.Name, true, nil
+		}
+	}
+	return "", false, nil
+}

@@ -1,0 +1,208 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/oncall/oncall/notify"
+	"github.com/oncall/oncall/oncall"
+	"github.com/oncall/oncall/store"
+)
+
+// NotifyArgs sends one notification row.
+type NotifyArgs struct {
+	NotificationID int64 `json:"notification_id"`
+}
+
+func (NotifyArgs) Kind() string { return "notify" }
+
+// sendAttempts is how many times a temporary failure is retried (with
+// River's backoff of 1 s, 2 s, ...) before the delivery policy gives up on
+// the channel and moves to the user's next rule.
+const sendAttempts = 3
+
+type notifyWorker struct {
+	river.WorkerDefaults[NotifyArgs]
+	e *Engine
+}
+
+// errRetry makes the transaction commit what it recorded and River retry.
+type retryLater struct {
+	snooze time.Duration // a rate limit: wait this long, not counting an attempt
+	err    error         // a temporary failure: River's backoff
+}
+
+func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
+	var later retryLater
+	err := pgx.BeginFunc(ctx, w.e.pool, func(tx pgx.Tx) error {
+		var err error
+		later, err = w.e.send(ctx, tx, job.Args.NotificationID, job.Attempt)
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case later.snooze > 0:
+		return river.JobSnooze(later.snooze)
+	default:
+		return later.err
+	}
+}
+
+// send delivers notification id. The notification row is locked for
+// update and the incident for share while the provider is called, so an
+// acknowledgement (which updates the incident) waits for a send already
+// under way and every send after it sees the new state: a page never goes
+// out after an ack committed.
+func (e *Engine) send(ctx context.Context, tx pgx.Tx, id int64, attempt int) (retryLater, error) {
+	n, err := store.NotificationLock(ctx, tx, id)
+	if errors.Is(err, oncall.ErrNotFound) {
+		return retryLater{}, nil
+	}
+	if err != nil {
+		return retryLater{}, err
+	}
+	if n.State != store.NotificationPending {
+		return retryLater{}, nil
+	}
+	in, err := store.IncidentGet(ctx, tx, n.IncidentID, store.LockShare)
+	if err != nil {
+		return retryLater{}, err
+	}
+	now := e.clock.Now().UTC()
+	if n.Kind == store.KindPage && in.State != store.StateTriggered {
+		return retryLater{}, store.NotificationFinish(ctx, tx, n.ID, store.NotificationCancelled, "", "incident "+in.State, now)
+	}
+	cfg, err := e.config.get(ctx, tx)
+	if err != nil {
+		return retryLater{}, err
+	}
+	to := notify.Target{User: n.User, Method: n.Method, Address: n.Address}
+	if u := cfg.users[n.User]; u != nil {
+		to.FullName, to.Email = u.FullName, u.Email
+	}
+	page, err := e.page(ctx, tx, cfg, in, n.Reason)
+	if err != nil {
+		return retryLater{}, err
+	}
+
+	var rcpt notify.Receipt
+	ch := e.channels[n.Method]
+	if ch == nil {
+		err = notify.ErrOff
+	} else {
+		sendCtx, cancel := context.WithTimeout(ctx, e.SendTimeout)
+		rcpt, err = ch.Send(sendCtx, to, page)
+		cancel()
+	}
+	now = e.clock.Now().UTC()
+	who := n.User
+	if who == "" {
+		who = n.Address
+	}
+	entry := store.LogEntry{IncidentID: in.ID, At: now, Actor: ActorSystem, User: n.User, Method: n.Method}
+	if err == nil {
+		entry.Event, entry.Message = "notified", fmt.Sprintf("notified %s by %s (%s): delivered", who, methodName(n), n.Reason)
+		if err := store.NotificationFinish(ctx, tx, n.ID, store.NotificationSent, rcpt.Ref, "", now); err != nil {
+			return retryLater{}, err
+		}
+		if _, ok := ch.(notify.Updater); ok && rcpt.Ref != "" {
+			if err := store.MessageAdd(ctx, tx, store.Message{IncidentID: in.ID, Method: n.Method, Ref: rcpt.Ref}, now); err != nil {
+				return retryLater{}, err
+			}
+		}
+		return retryLater{}, store.IncidentLogAdd(ctx, tx, entry)
+	}
+
+	if d, ok := notify.RateLimited(err); ok {
+		entry.Event, entry.Message = "rate_limited", fmt.Sprintf("%s asked to wait %s before notifying %s", methodName(n), d, who)
+		return retryLater{snooze: max(d, time.Second)}, store.IncidentLogAdd(ctx, tx, entry)
+	}
+	if !notify.IsPermanent(err) && attempt < sendAttempts {
+		entry.Event = "retry"
+		entry.Message = fmt.Sprintf("notifying %s by %s failed (attempt %d of %d), retrying: %v", who, methodName(n), attempt, sendAttempts, err)
+		if err := store.IncidentLogAdd(ctx, tx, entry); err != nil {
+			return retryLater{}, err
+		}
+		return retryLater{err: err}, nil
+	}
+
+	// Given up on this channel: record it and bring the user's next rule
+	// forward, so the page still reaches them.
+	entry.Event, entry.Message = "failed", fmt.Sprintf("notifying %s by %s failed: %v", who, methodName(n), err)
+	if err := store.NotificationFinish(ctx, tx, n.ID, store.NotificationFailed, "", err.Error(), now); err != nil {
+		return retryLater{}, err
+	}
+	if err := store.IncidentLogAdd(ctx, tx, entry); err != nil {
+		return retryLater{}, err
+	}
+	if n.User == "" || n.Kind != store.KindPage {
+		return retryLater{}, nil
+	}
+	next, err := store.NotificationsNextRule(ctx, tx, n, now)
+	if err != nil {
+		return retryLater{}, err
+	}
+	for _, m := range next {
+		if m.JobID == 0 {
+			continue
+		}
+		if _, err := e.river.JobRetryTx(ctx, tx, m.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return retryLater{}, fmt.Errorf("bring notification %d forward: %w", m.ID, err)
+		}
+	}
+	if len(next) > 0 {
+		return retryLater{}, store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "fallback",
+			Actor: ActorSystem, User: n.User, Message: fmt.Sprintf("moved %s's next notification rule forward", n.User)})
+	}
+	return retryLater{}, nil
+}
+
+func methodName(n *store.Notification) string {
+	if n.ContactName != "" && n.ContactName != n.Method {
+		return n.Method + " " + n.ContactName
+	}
+	return n.Method
+}
+
+// page renders an incident for the channels.
+func (e *Engine) page(ctx context.Context, q store.Querier, cfg *config, in *store.Incident, reason string) (notify.Page, error) {
+	alerts, err := store.IncidentAlertCount(ctx, q, in.ID)
+	if err != nil {
+		return notify.Page{}, err
+	}
+	p := notify.Page{
+		IncidentID: in.ID, Service: in.ServiceName, Summary: in.Summary, Severity: in.Severity, Urgency: in.Urgency,
+		State: in.State, CreatedAt: in.CreatedAt, Alerts: max(alerts, 1), Labels: in.Labels, Escalation: reason,
+	}
+	if svc := cfg.services[in.ServiceName]; svc != nil {
+		p.Team = svc.Team
+	}
+	switch in.State {
+	case store.StateAcknowledged:
+		p.StateBy = in.AcknowledgedBy
+	case store.StateResolved:
+		p.StateBy = in.ResolvedBy
+	}
+	for _, l := range in.Links {
+		p.Links = append(p.Links, notify.Link{Href: l.Href, Text: l.Text})
+	}
+	if in.ClientURL != "" {
+		p.Links = append(p.Links, notify.Link{Href: in.ClientURL, Text: "View in " + firstNonEmpty(in.Client, "source")})
+	}
+	return p, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,136 @@
+// Package notify is how a page leaves the building: the Channel interface
+// every provider implements (Slack, SMS, voice, email, push, the console),
+// the Page they render, and the error kinds that drive the delivery policy
+// (retry a temporary failure, wait out a rate limit, fall through to the
+// next channel on a permanent one). The policy itself is applied by the
+// notify worker in jobs; providers only send and classify their failures.
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Methods a notification can go out by. A user's contact methods have the
+// types sms, voice and email; slack and push exist for every user; console
+// stands in for Slack when it is off (the no-credentials demo).
+const (
+	MethodSlack        = "slack"         // a DM to the user
+	MethodSlackChannel = "slack_channel" // a post in a channel (team channel, channel targets)
+	MethodSMS          = "sms"
+	MethodVoice        = "voice"
+	MethodEmail        = "email"
+	MethodPush         = "push"
+	MethodConsole      = "console"
+)
+
+// Incident states as a page shows them.
+const (
+	StateTriggered    = "triggered"
+	StateAcknowledged = "acknowledged"
+	StateResolved     = "resolved"
+)
+
+// Page is what a notification says about an incident: enough to act on it
+// without opening anything else.
+type Page struct {
+	IncidentID int64
+	Service    string
+	Team       string
+	Summary    string
+	Severity   string // critical | error | warning | info
+	Urgency    string // high | low
+	State      string // triggered | acknowledged | resolved
+	StateBy    string // who acknowledged or resolved it (a user's name or a source)
+	CreatedAt  time.Time
+	Alerts     int               // alerts grouped in the incident
+	Labels     map[string]string // the alert's labels (shown, never interpreted here)
+	Details    map[string]any    // custom details
+	Links      []Link
+	Escalation string // why this page: "step 1 of payments-default", "repeat 2", "final notice"
+	URL        string // a link to the incident, when the server has a public URL
+}
+
+// Link is a link shown with the page.
+type Link struct {
+	Href string
+	Text string
+}
+
+// Target is one place a notification goes.
+type Target struct {
+	User     string // our user's name; "" for a channel post
+	FullName string
+	Method   string // one of the Method constants
+	Address  string // Slack user or channel ID, phone number (E.164), email, device token
+	Email    string // the user's email, to find them in Slack when Address is empty
+}
+
+// Receipt is what a provider hands back for a sent notification: the
+// reference to update it later (a Slack "channel/ts", a Twilio SID).
+type Receipt struct {
+	Ref string
+}
+
+// Channel sends pages by one method.
+type Channel interface {
+	// Send delivers p to the target. Its error is classified with
+	// Permanent and RateLimited; any other error is temporary (retried).
+	Send(ctx context.Context, to Target, p Page) (Receipt, error)
+}
+
+// Updater is a channel whose sent pages can be changed in place and carry
+// a timeline (Slack).
+type Updater interface {
+	// Update rewrites the message ref (from a Receipt) to show p.
+	Update(ctx context.Context, ref string, p Page) error
+	// Note adds one timeline line under the message ref (Slack: in its thread).
+	Note(ctx context.Context, ref string, text string) error
+}
+
+// ErrPermanent marks a failure that retrying will not fix (no such user, a
+// number that cannot receive SMS, a channel that is off): the delivery
+// policy moves to the next channel at once. Wrap it with Permanent.
+var ErrPermanent = errors.New("permanent failure")
+
+// ErrOff is the failure of a channel whose settings are absent.
+var ErrOff = fmt.Errorf("%w: channel is off", ErrPermanent)
+
+// Permanent wraps err as a permanent failure.
+func Permanent(err error) error {
+	if err == nil || errors.Is(err, ErrPermanent) {
+		return err
+	}
+	return &permanentError{err}
+}
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string   { return e.err.Error() }
+func (e *permanentError) Unwrap() []error { return []error{e.err, ErrPermanent} }
+
+// IsPermanent reports whether err is a permanent failure.
+func IsPermanent(err error) bool { return errors.Is(err, ErrPermanent) }
+
+// RateLimitedError is a provider asking us to wait before trying again.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited, retry after %s: %v", e.RetryAfter, e.Err)
+}
+func (e *RateLimitedError) Unwrap() error { return e.Err }
+
+// RateLimited returns the wait a rate-limit error asks for, and whether
+// err is one.
+func RateLimited(err error) (time.Duration, bool) {
+	var rl *RateLimitedError
+	if errors.As(err, &rl) {
+		return rl.RetryAfter, true
+	}
+	return 0, false
+}
