@@ -17,8 +17,8 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/oncall/oncall/jobs"
-	"github.com/oncall/oncall/oncall"
 	slackch "github.com/oncall/oncall/notify/slack"
+	"github.com/oncall/oncall/oncall"
 	"github.com/oncall/oncall/store"
 )
 
