@@ -12,8 +12,9 @@ import (
 	"github.com/oncall/oncall/oncall"
 )
 
-// samplesDir is ../shared/samples next to the module root (found by walking
-// up to go.mod), or "" when it isn't there.
+// samplesDir is testdata/samples at the module root (found by walking up
+// to go.mod; copies of ../shared/samples, kept as captured), or "" when it
+// isn't there.
 func samplesDir() string {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -21,7 +22,7 @@ func samplesDir() string {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			s := filepath.Join(dir, "..", "shared", "samples")
+			s := filepath.Join(dir, "testdata", "samples")
 			if fi, err := os.Stat(s); err == nil && fi.IsDir() {
 				return s
 			}
@@ -64,7 +65,7 @@ func sample(t testing.TB, name string) capture {
 	t.Helper()
 	c, ok := readSample(name)
 	if !ok {
-		t.Skipf("sample %s not found under ../shared/samples (relative to the module root); skipping", name)
+		t.Skipf("sample %s not found under testdata/samples at the module root; skipping", name)
 	}
 	return c
 }

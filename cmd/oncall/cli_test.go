@@ -70,7 +70,7 @@ layers:
 	if code != exitErr {
 		t.Fatalf("exit %d, want %d; stderr %s", code, exitErr, errs)
 	}
-	for _, want := range []string{"bad.yaml:3:1:", "bad.yaml:7:12:", "bad.yaml:9:16:", "bad.yaml:11:12:"} {
+	for _, want := range []string{"bad.yaml:3:1:", "bad.yaml:7:12:", "bad.yaml:9:15:", "bad.yaml:11:12:"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
 		}
@@ -83,10 +83,10 @@ func TestApplyExportRoundTrip(t *testing.T) {
 	c.mustRun("migrate")
 
 	dry := c.mustRun("apply", "-f", example, "--dry-run")
-	if !strings.Contains(dry, "dry run: nothing written") || !strings.Contains(dry, "create  user alice") {
+	if !strings.Contains(dry, "dry run: nothing written") || !strings.Contains(dry, "create  User alice") {
 		t.Fatalf("dry run output:\n%s", dry)
 	}
-	if out := c.mustRun("apply", "-f", example, "--dry-run"); !strings.Contains(out, "create  user alice") {
+	if out := c.mustRun("apply", "-f", example, "--dry-run"); !strings.Contains(out, "create  User alice") {
 		t.Fatalf("the dry run wrote something:\n%s", out)
 	}
 

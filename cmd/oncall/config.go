@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 )
 
@@ -107,8 +108,8 @@ func LoadConfig(getenv func(string) string, isTerminal bool) (*Config, error) {
 		HTTPAddr:    get("ONCALL_HTTP_ADDR", "127.0.0.1:8080"),
 		ConfigPath:  get("ONCALL_CONFIG", ""),
 	}
-	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		bad("DATABASE_URL", "want postgres://user@host:port/db, got %q", redactURL(c.DatabaseURL))
+	if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil || strings.Contains(c.DatabaseURL, "://") && !strings.HasPrefix(c.DatabaseURL, "postgres") {
+		bad("DATABASE_URL", "want postgres://user@host:port/db (or host=... dbname=...), got %q", redactURL(c.DatabaseURL))
 	}
 	if !strings.Contains(c.HTTPAddr, ":") {
 		bad("ONCALL_HTTP_ADDR", "want host:port, got %q", c.HTTPAddr)

@@ -31,10 +31,21 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	return serve(ctx, e, cfg, serveOptions{migrate: !*noMigrate, clock: oncall.SystemClock{}})
+}
+
+// serveOptions are what tests change about serve.
+type serveOptions struct {
+	migrate   bool
+	clock     oncall.Clock
+	listening func(addr string) // called once the HTTP listener is open
+}
+
+func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
 	log := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
 	ctx = log.WithContext(ctx)
 
-	pool, err := openDB(ctx, cfg, !*noMigrate, log)
+	pool, err := openDB(ctx, cfg, opts.migrate, log)
 	if err != nil {
 		return err
 	}
@@ -47,8 +58,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	}
 	logChannels(cfg, log)
 
-	clock := oncall.Clock(oncall.SystemClock{})
-	engine, riverClient, err := startEngine(ctx, cfg, pool, clock, e.stdout, log)
+	engine, riverClient, err := startEngine(ctx, cfg, pool, opts.clock, e.stdout, log)
 	if err != nil {
 		return err
 	}
@@ -75,6 +85,9 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	log.Info().Str("addr", ln.Addr().String()).Str("public_url", cfg.PublicURL).Msg("serving HTTP")
+	if opts.listening != nil {
+		opts.listening(ln.Addr().String())
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
