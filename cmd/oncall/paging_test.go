@@ -89,7 +89,8 @@ page: false
 // stack is `oncall serve` running in-process against a fresh database and
 // a fake Slack, with a clock the test moves forward.
 type stack struct {
-	t     *testing.T
+	t      testing.TB
+	engine *jobs.Engine
 	url   string
 	slack *slacktest.Server
 	pool  *pgxpool.Pool
@@ -115,7 +116,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startStack(t *testing.T) *stack {
+func startStack(t testing.TB) *stack {
 	t.Helper()
 	sl := slacktest.New(t)
 	sl.AddUser("U0ALICE", "alice@example.com", "alice", "Europe/Berlin")
@@ -150,7 +151,8 @@ func startStack(t *testing.T) *stack {
 	done := make(chan error, 1)
 	e := &env{stdout: s.out, stderr: io.Discard, getenv: func(k string) string { return vars[k] }}
 	go func() {
-		done <- serve(ctx, e, cfg, serveOptions{migrate: true, clock: s.clock, listening: func(a string) { addr <- a }})
+		done <- serve(ctx, e, cfg, serveOptions{migrate: true, clock: s.clock,
+			listening: func(a string) { addr <- a }, engine: func(e *jobs.Engine) { s.engine = e }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -211,7 +213,7 @@ func (s *stack) post(path string, body []byte, header ...string) (int, string) {
 }
 
 // sample is a captured request body from testdata/samples, as it arrived.
-func sample(t *testing.T, name string) []byte {
+func sample(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "samples", name))
 	if err != nil {

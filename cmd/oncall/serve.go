@@ -14,6 +14,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/oncall/oncall/api"
+	apicalendar "github.com/oncall/oncall/api/calendar"
+	"github.com/oncall/oncall/jobs"
 	"github.com/oncall/oncall/oncall"
 	"github.com/oncall/oncall/store"
 )
@@ -39,6 +41,7 @@ type serveOptions struct {
 	migrate   bool
 	clock     oncall.Clock
 	listening func(addr string) // called once the HTTP listener is open
+	engine    func(*jobs.Engine) // called once the engine runs
 }
 
 func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
@@ -62,6 +65,9 @@ func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
 	if err != nil {
 		return err
 	}
+	if opts.engine != nil {
+		opts.engine(engine)
+	}
 
 	reg := api.NewRegistry()
 	reg.MustRegister(api.NewRiverJobCollector(pool))
@@ -79,6 +85,7 @@ func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
 		return nil
 	})
 	(&api.Alerts{DB: pool, Engine: engine}).Register(srv.Mux)
+	srv.Mux.Handle("GET /v1/calendars/{token}", &apicalendar.Handler{DB: pool, Clock: opts.clock})
 	httpSrv := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
