@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
@@ -76,20 +77,37 @@ func (e *Engine) Ingest(ctx context.Context, integ store.Integration, ev oncall.
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{DedupKey: ev.DedupKey}
-	for attempt := 0; ; attempt++ {
-		err = pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-			var err error
-			res, err = e.ingestTx(ctx, tx, cfg, integ, ev)
+	var res Result
+	err = e.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		res, err = e.ingestTx(ctx, tx, cfg, integ, ev)
+		return err
+	})
+	return res, err
+}
+
+// txAttempts bounds inTx's retries.
+const txAttempts = 4
+
+// inTx runs fn in a transaction, again when it failed only because of a
+// concurrent one: a deadlock or serialization failure, or two first
+// deliveries of one dedup key racing (the loser then finds the winner's
+// incident).
+func (e *Engine) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, e.pool, fn)
+		if err == nil || attempt == txAttempts || !retryable(err) {
 			return err
-		})
-		// Two first deliveries of one dedup key racing: the loser finds the
-		// winner's incident on its second try.
-		if errors.Is(err, oncall.ErrConflict) && attempt == 0 {
-			continue
 		}
-		return res, err
 	}
+}
+
+func retryable(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001") {
+		return true
+	}
+	return errors.Is(err, oncall.ErrConflict)
 }
 
 func (e *Engine) ingestTx(ctx context.Context, tx pgx.Tx, cfg *config, integ store.Integration, ev oncall.AlertEvent) (Result, error) {
@@ -289,7 +307,7 @@ func (e *Engine) Escalate(ctx context.Context, incidentID int64, actor string) (
 // transition runs fn on the locked incident in one transaction.
 func (e *Engine) transition(ctx context.Context, id int64, fn func(pgx.Tx, *store.Incident, time.Time) error) (*store.Incident, error) {
 	var out *store.Incident
-	err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+	err := e.inTx(ctx, func(tx pgx.Tx) error {
 		in, err := store.IncidentGet(ctx, tx, id, store.LockUpdate)
 		if err != nil {
 			return err

@@ -60,19 +60,25 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 // under way and every send after it sees the new state: a page never goes
 // out after an ack committed.
 func (e *Engine) send(ctx context.Context, tx pgx.Tx, id int64, attempt int) (retryLater, error) {
-	n, err := store.NotificationLock(ctx, tx, id)
+	// Locks are taken incident first, then notification, the order every
+	// transition uses, so the two never deadlock.
+	incidentID, err := store.NotificationIncident(ctx, tx, id)
 	if errors.Is(err, oncall.ErrNotFound) {
 		return retryLater{}, nil
 	}
 	if err != nil {
 		return retryLater{}, err
 	}
-	if n.State != store.NotificationPending {
-		return retryLater{}, nil
-	}
-	in, err := store.IncidentGet(ctx, tx, n.IncidentID, store.LockShare)
+	in, err := store.IncidentGet(ctx, tx, incidentID, store.LockShare)
 	if err != nil {
 		return retryLater{}, err
+	}
+	n, err := store.NotificationLock(ctx, tx, id)
+	if err != nil {
+		return retryLater{}, err
+	}
+	if n.State != store.NotificationPending {
+		return retryLater{}, nil
 	}
 	now := e.clock.Now().UTC()
 	if n.Kind == store.KindPage && in.State != store.StateTriggered {

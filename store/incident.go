@@ -315,6 +315,15 @@ func NotificationSetJob(ctx context.Context, tx pgx.Tx, id, jobID int64) error {
 	return nil
 }
 
+// NotificationIncident is the incident of notification id.
+func NotificationIncident(ctx context.Context, q Querier, id int64) (int64, error) {
+	var incidentID int64
+	if err := q.QueryRow(ctx, `SELECT incident_id FROM notifications WHERE id = $1`, id).Scan(&incidentID); err != nil {
+		return 0, fmt.Errorf("notification %d: %w", id, mapErr(err))
+	}
+	return incidentID, nil
+}
+
 // NotificationLock reads and locks notification id.
 func NotificationLock(ctx context.Context, tx pgx.Tx, id int64) (*Notification, error) {
 	var n Notification

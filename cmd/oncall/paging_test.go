@@ -530,3 +530,57 @@ func TestPageFalseAndUnknownKeys(t *testing.T) {
 		t.Fatalf("bad PD event: %d %s", code, resp)
 	}
 }
+
+// TestAckRacesPage acks incidents while their first pages are going out:
+// every page that reached Slack arrived before the ack returned (a send
+// under way holds the incident's row, so the ack waits for it), and no
+// page arrives after.
+func TestAckRacesPage(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	const n = 20
+	acked := make(map[int64]time.Time)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := range n {
+		body := fmt.Sprintf(`{"summary":"race %d","dedup_key":"race-%d","severity":"critical"}`, i, i)
+		code, resp := s.post("/v1/alerts/"+s.keys["hook"], []byte(body))
+		if code != http.StatusAccepted {
+			t.Fatalf("alert: %d %s", code, resp)
+		}
+		var r struct {
+			IncidentID int64 `json:"incident_id"`
+		}
+		_ = json.Unmarshal([]byte(resp), &r)
+		wg.Add(1)
+		go func(id int64, delay time.Duration) {
+			defer wg.Done()
+			time.Sleep(delay) // spread the acks over the window in which pages go out
+			if _, err := s.engine.Ack(context.Background(), id, "alice"); err != nil {
+				t.Errorf("ack %d: %v", id, err)
+			}
+			mu.Lock()
+			acked[id] = time.Now()
+			mu.Unlock()
+		}(r.IncidentID, time.Duration(i%10)*3*time.Millisecond)
+	}
+	wg.Wait()
+	s.advance(time.Hour)
+	s.settle()
+	sent := 0
+	for _, c := range s.slack.Calls("chat.postMessage") {
+		ch := c.Params.Get("channel")
+		if ch != "U0ALICE" && ch != "DU0ALICE" || c.Params.Get("thread_ts") != "" || c.Status != http.StatusOK {
+			continue // not a page to alice (timeline notes go in threads)
+		}
+		for id, at := range acked {
+			if strings.Contains(c.Params.Get("blocks"), strconv.Quote(slackch.BlockID(id))) {
+				sent++
+				if c.Time.After(at) {
+					t.Errorf("incident %d paged at %s, after its ack returned at %s", id, c.Time.Format(time.RFC3339Nano), at.Format(time.RFC3339Nano))
+				}
+			}
+		}
+	}
+	t.Logf("%d of %d incidents paged before their ack", sent, n)
+}
