@@ -91,12 +91,12 @@ page: false
 type stack struct {
 	t      testing.TB
 	engine *jobs.Engine
-	url   string
-	slack *slacktest.Server
-	pool  *pgxpool.Pool
-	clock *oncall.OffsetClock
-	keys  map[string]string // integration name -> key
-	out   *syncBuffer
+	url    string
+	slack  *slacktest.Server
+	pool   *pgxpool.Pool
+	clock  *oncall.OffsetClock
+	keys   map[string]string // integration name -> key
+	out    *syncBuffer
 }
 
 type syncBuffer struct {

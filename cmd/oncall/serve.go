@@ -40,7 +40,7 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 type serveOptions struct {
 	migrate   bool
 	clock     oncall.Clock
-	listening func(addr string) // called once the HTTP listener is open
+	listening func(addr string)  // called once the HTTP listener is open
 	engine    func(*jobs.Engine) // called once the engine runs
 }
 
