@@ -236,10 +236,12 @@ func (e *Engine) open(ctx context.Context, tx pgx.Tx, cfg *config, integ store.I
 		}
 	}
 	if in.Paging && in.PolicyName != "" {
-		if err := e.scheduleEscalation(ctx, tx, in, 0, 0, now, now); err != nil {
+		// The first step runs here, in the alert's own transaction: its
+		// notification jobs commit with the incident (nothing is lost) and
+		// start at once, without a hop through an escalate job.
+		if err := e.runStep(ctx, tx, cfg, in, EscalateArgs{IncidentID: in.ID, Seq: in.EscalationSeq}, now); err != nil {
 			return nil, err
 		}
-		return in, store.IncidentUpdate(ctx, tx, in, now)
 	}
 	return in, nil
 }

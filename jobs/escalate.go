@@ -53,11 +53,15 @@ func (e *Engine) escalate(ctx context.Context, tx pgx.Tx, args EscalateArgs) err
 	if in.State != store.StateTriggered || in.EscalationSeq != args.Seq {
 		return nil // acknowledged, resolved, or overtaken by a newer escalation
 	}
-	now := e.clock.Now().UTC()
 	cfg, err := e.config.get(ctx, tx)
 	if err != nil {
 		return err
 	}
+	return e.runStep(ctx, tx, cfg, in, args, e.clock.Now().UTC())
+}
+
+// runStep runs step args.Step of round args.Loop on the locked incident.
+func (e *Engine) runStep(ctx context.Context, tx pgx.Tx, cfg *config, in *store.Incident, args EscalateArgs, now time.Time) error {
 	policy := cfg.policies[in.PolicyName]
 	if policy == nil || len(policy.Steps) == 0 {
 		in.EscalationDone, in.EscalationJobID = true, 0

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/oncall/oncall/jobs"
+	slackch "github.com/oncall/oncall/notify/slack"
+)
+
+// The benchmarks here run the whole server (HTTP, engine, River, the fake
+// Slack) in-process on one machine with Postgres, and report figures as
+// custom metrics; scripts/bench.sh prints them against their targets.
+
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// BenchmarkAlertToPage sends alerts at 20 per second and measures from the
+// start of each POST to the fake Slack receiving its page.
+func BenchmarkAlertToPage(b *testing.B) {
+	s := startStack(b)
+	const rate, count = 20, 200
+	var lat []time.Duration
+	run := 0
+	for b.Loop() {
+		run++
+		starts := map[int64]time.Time{}
+		tick := time.NewTicker(time.Second / rate)
+		for i := range count {
+			<-tick.C
+			body := fmt.Sprintf(`{"summary":"latency %d","dedup_key":"lat-%d-%d","severity":"critical"}`, i, run, i)
+			t0 := time.Now()
+			code, resp := s.post("/v1/alerts/"+s.keys["hook"], []byte(body))
+			if code != http.StatusAccepted {
+				b.Fatalf("alert: %d %s", code, resp)
+			}
+			starts[incidentID(b, resp)] = t0
+		}
+		tick.Stop()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := pageTimes(s, starts)
+			if len(got) == len(starts) || time.Now().After(deadline) {
+				for id, at := range got {
+					lat = append(lat, at.Sub(starts[id]))
+				}
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	b.ReportMetric(ms(percentile(lat, 0.50)), "p50-ms")
+	b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
+	b.ReportMetric(float64(len(lat)), "pages")
+}
+
+func incidentID(b testing.TB, resp string) int64 {
+	i := strings.Index(resp, `"incident_id":`)
+	if i < 0 {
+		b.Fatalf("no incident id in %s", resp)
+	}
+	rest := resp[i+len(`"incident_id":`):]
+	j := strings.IndexAny(rest, ",}")
+	id, err := strconv.ParseInt(strings.TrimSpace(rest[:j]), 10, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return id
+}
+
+// pageTimes is when the fake Slack received alice's first page of each
+// incident.
+func pageTimes(s *stack, ids map[int64]time.Time) map[int64]time.Time {
+	out := map[int64]time.Time{}
+	for _, c := range s.slack.Calls("chat.postMessage") {
+		if c.Params.Get("channel") != "U0ALICE" || c.Status != http.StatusOK {
+			continue
+		}
+		blocks := c.Params.Get("blocks")
+		i := strings.Index(blocks, `"`+slackch.BlockIDPrefix)
+		if i < 0 {
+			continue
+		}
+		rest := blocks[i+1+len(slackch.BlockIDPrefix):]
+		id, err := strconv.ParseInt(rest[:strings.IndexByte(rest, '"')], 10, 64)
+		if err != nil {
+			continue
+		}
+		if _, ok := ids[id]; ok {
+			if _, seen := out[id]; !seen {
+				out[id] = c.Time
+			}
+		}
+	}
+	return out
+}
+
+// BenchmarkIngest posts alerts from 32 concurrent senders for 3 s, half of
+// them repeats of an open dedup key, and reports accepted alerts per
+// second and the p99 of the 202's latency.
+func BenchmarkIngest(b *testing.B) {
+	s := startStack(b)
+	const senders, window = 32, 3 * time.Second
+	var accepted atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var elapsed time.Duration
+	for b.Loop() {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range senders {
+			wg.Go(func() {
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+				var mine []time.Duration
+				for i := 0; time.Since(start) < window; i++ {
+					key := fmt.Sprintf("ingest-%d-%d", w, i)
+					if i%2 == 1 {
+						key = fmt.Sprintf("ingest-%d-%d", w, i-1) // a sender's retry
+					}
+					body := `{"summary":"load","severity":"warning","dedup_key":"` + key + `"}`
+					t0 := time.Now()
+					resp, err := client.Post(s.url+"/v1/alerts/"+s.keys["hook"], "application/json", strings.NewReader(body))
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusAccepted {
+						accepted.Add(1)
+						mine = append(mine, time.Since(t0))
+					}
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		elapsed += time.Since(start)
+	}
+	b.ReportMetric(float64(accepted.Load())/elapsed.Seconds(), "alerts/s")
+	b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
+}
+
+// BenchmarkTimerLateness schedules 10,000 escalation timers over the next
+// 1 to 6 seconds and measures how late each one starts.
+func BenchmarkTimerLateness(b *testing.B) {
+	s := startStack(b)
+	ctx := context.Background()
+	const timers = 10_000
+	inserter, err := jobs.NewRiver(s.pool, nil, slog.New(slog.DiscardHandler), s.clock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var late []time.Duration
+	for b.Loop() {
+		now := s.clock.Now()
+		params := make([]river.InsertManyParams, timers)
+		for i := range params {
+			at := now.Add(time.Second + time.Duration(i)*5*time.Second/timers)
+			// These incidents do not exist: the worker finds nothing to
+			// do, so what is measured is the timer alone.
+			params[i] = river.InsertManyParams{Args: jobs.EscalateArgs{IncidentID: -int64(i + 1)},
+				InsertOpts: &river.InsertOpts{Queue: jobs.QueuePage, ScheduledAt: at}}
+		}
+		if _, err := inserter.InsertMany(ctx, params); err != nil {
+			b.Fatal(err)
+		}
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			var left int
+			if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'escalate' AND state <> 'completed'`).Scan(&left); err != nil {
+				b.Fatal(err)
+			}
+			if left == 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		rows, err := s.pool.Query(ctx, `SELECT attempted_at - scheduled_at FROM river_job WHERE kind = 'escalate' AND attempted_at IS NOT NULL`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for rows.Next() {
+			var d time.Duration
+			if err := rows.Scan(&d); err != nil {
+				b.Fatal(err)
+			}
+			late = append(late, d)
+		}
+		rows.Close()
+		if _, err := s.pool.Exec(ctx, `DELETE FROM river_job WHERE kind = 'escalate'`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(ms(percentile(late, 0.50)), "p50-ms")
+	b.ReportMetric(ms(percentile(late, 0.99)), "p99-ms")
+	b.ReportMetric(float64(len(late)), "timers")
+}
