@@ -19,6 +19,7 @@ import (
 type Alerts struct {
 	DB     store.Querier
 	Engine *jobs.Engine
+	keys   keyCache
 }
 
 // Register mounts the endpoints on mux.
@@ -112,7 +113,7 @@ func (a *Alerts) pagerDutyChange(w http.ResponseWriter, r *http.Request) {
 // integration finds the integration of key, or answers for it: 404 for an
 // unknown key (in PagerDuty's shape when pd), 503 when the database fails.
 func (a *Alerts) integration(w http.ResponseWriter, r *http.Request, key string, pd bool) (store.Integration, bool) {
-	integ, err := store.IntegrationByKey(r.Context(), a.DB, key)
+	integ, err := a.keys.lookup(r.Context(), a.DB, key)
 	switch {
 	case errors.Is(err, oncall.ErrNotFound):
 		if pd {

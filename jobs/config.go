@@ -130,6 +130,12 @@ func (cc *configCache) get(ctx context.Context, q store.Querier) (*config, error
 	if err != nil {
 		return nil, err
 	}
+	return cc.at(ctx, q, v)
+}
+
+// at returns the snapshot of version v, loading it through q when the
+// cached one is another.
+func (cc *configCache) at(ctx context.Context, q store.Querier, v int64) (*config, error) {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if cc.cur != nil && cc.cur.version == v {

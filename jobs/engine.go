@@ -73,14 +73,17 @@ type Result struct {
 // escalation job), add alerts to an open one, or acknowledge or resolve it.
 // Applying the same event twice changes nothing the second time.
 func (e *Engine) Ingest(ctx context.Context, integ store.Integration, ev oncall.AlertEvent) (Result, error) {
-	cfg, err := e.config.get(ctx, e.pool)
-	if err != nil {
-		return Result{}, err
-	}
 	var res Result
-	err = e.inTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		res, err = e.ingestTx(ctx, tx, cfg, integ, ev)
+	err := e.inTx(ctx, func(tx *txn) error {
+		version, in, err := store.IngestLookup(ctx, tx, integ.ID, ev.DedupKey)
+		if err != nil {
+			return err
+		}
+		cfg, err := e.config.at(ctx, tx, version)
+		if err != nil {
+			return err
+		}
+		res, err = e.ingestEvent(ctx, tx, cfg, integ, ev, in)
 		return err
 	})
 	return res, err
@@ -93,9 +96,15 @@ const txAttempts = 4
 // concurrent one: a deadlock or serialization failure, or two first
 // deliveries of one dedup key racing (the loser then finds the winner's
 // incident).
-func (e *Engine) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+func (e *Engine) inTx(ctx context.Context, fn func(*txn) error) error {
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, e.pool, fn)
+		err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+			t := &txn{Tx: tx}
+			if err := fn(t); err != nil {
+				return err
+			}
+			return e.flush(ctx, t, e.clock.Now().UTC())
+		})
 		if err == nil || attempt == txAttempts || !retryable(err) {
 			return err
 		}
@@ -110,17 +119,25 @@ func retryable(err error) bool {
 	return errors.Is(err, oncall.ErrConflict)
 }
 
-func (e *Engine) ingestTx(ctx context.Context, tx pgx.Tx, cfg *config, integ store.Integration, ev oncall.AlertEvent) (Result, error) {
-	now := e.clock.Now().UTC()
-	res := Result{DedupKey: ev.DedupKey}
-	hash := eventHash(ev)
+// ingestTx applies ev in tx, looking up its open incident first.
+func (e *Engine) ingestTx(ctx context.Context, tx *txn, cfg *config, integ store.Integration, ev oncall.AlertEvent) (Result, error) {
 	in, err := store.IncidentOpenByDedupKey(ctx, tx, integ.ID, ev.DedupKey)
 	switch {
 	case errors.Is(err, oncall.ErrNotFound):
 		in = nil
 	case err != nil:
-		return res, err
+		return Result{DedupKey: ev.DedupKey}, err
 	}
+	return e.ingestEvent(ctx, tx, cfg, integ, ev, in)
+}
+
+// ingestEvent applies ev to in, the integration's locked open incident
+// with its dedup key (nil when there is none).
+func (e *Engine) ingestEvent(ctx context.Context, tx *txn, cfg *config, integ store.Integration, ev oncall.AlertEvent, in *store.Incident) (Result, error) {
+	now := e.clock.Now().UTC()
+	res := Result{DedupKey: ev.DedupKey}
+	hash := eventHash(ev)
+	var err error
 	if in != nil {
 		res.IncidentID = in.ID
 		if string(in.LastEventHash) == string(hash) {
@@ -181,10 +198,8 @@ func (e *Engine) ingestTx(ctx context.Context, tx pgx.Tx, cfg *config, integ sto
 			return res, e.resolveTx(ctx, tx, in, ActorSource+" ("+integ.Name+")", now)
 		}
 		if changed > 0 {
-			if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "alerts", Actor: ActorSource,
-				Message: fmt.Sprintf("%d alert(s) changed, %d firing", changed, firing)}); err != nil {
-				return res, err
-			}
+			tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "alerts", Actor: ActorSource,
+				Message: fmt.Sprintf("%d alert(s) changed, %d firing", changed, firing)})
 		}
 	}
 	if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
@@ -194,7 +209,7 @@ func (e *Engine) ingestTx(ctx context.Context, tx pgx.Tx, cfg *config, integ sto
 }
 
 // open routes a new alert and opens its incident.
-func (e *Engine) open(ctx context.Context, tx pgx.Tx, cfg *config, integ store.Integration, ev oncall.AlertEvent, hash []byte, now time.Time) (*store.Incident, error) {
+func (e *Engine) open(ctx context.Context, tx *txn, cfg *config, integ store.Integration, ev oncall.AlertEvent, hash []byte, now time.Time) (*store.Incident, error) {
 	rt := cfg.route(integ.Name, integ.ServiceName, ev.Severity, ev.Summary, ev.Labels, ev.Annotations)
 	in := &store.Incident{
 		IntegrationID: integ.ID, ServiceName: integ.ServiceName, DedupKey: ev.DedupKey, State: store.StateTriggered,
@@ -227,9 +242,7 @@ func (e *Engine) open(ctx context.Context, tx pgx.Tx, cfg *config, integ store.I
 	if rt.rule != "" {
 		msg += ", rule " + rt.rule
 	}
-	if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "triggered", Actor: ActorSource, Message: msg}); err != nil {
-		return nil, err
-	}
+	tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "triggered", Actor: ActorSource, Message: msg})
 	if ch := cfg.teamChannel(in.ServiceName); ch != "" {
 		if err := e.queueNotice(ctx, tx, in, notify.MethodSlackChannel, ch, "new incident", now); err != nil {
 			return nil, err
@@ -249,7 +262,7 @@ func (e *Engine) open(ctx context.Context, tx pgx.Tx, cfg *config, integ store.I
 // Ack acknowledges an incident for actor. Acknowledging an incident that
 // is no longer triggered changes nothing and is not an error.
 func (e *Engine) Ack(ctx context.Context, incidentID int64, actor string) (*store.Incident, error) {
-	return e.transition(ctx, incidentID, func(tx pgx.Tx, in *store.Incident, now time.Time) error {
+	return e.transition(ctx, incidentID, func(tx *txn, in *store.Incident, now time.Time) error {
 		if in.State != store.StateTriggered {
 			return nil
 		}
@@ -259,7 +272,7 @@ func (e *Engine) Ack(ctx context.Context, incidentID int64, actor string) (*stor
 
 // Resolve resolves an incident for actor.
 func (e *Engine) Resolve(ctx context.Context, incidentID int64, actor string) (*store.Incident, error) {
-	return e.transition(ctx, incidentID, func(tx pgx.Tx, in *store.Incident, now time.Time) error {
+	return e.transition(ctx, incidentID, func(tx *txn, in *store.Incident, now time.Time) error {
 		if !in.Open() {
 			return nil
 		}
@@ -270,7 +283,7 @@ func (e *Engine) Resolve(ctx context.Context, incidentID int64, actor string) (*
 // Escalate moves an open incident to the next step of its policy now (an
 // acknowledged incident is triggered again).
 func (e *Engine) Escalate(ctx context.Context, incidentID int64, actor string) (*store.Incident, error) {
-	return e.transition(ctx, incidentID, func(tx pgx.Tx, in *store.Incident, now time.Time) error {
+	return e.transition(ctx, incidentID, func(tx *txn, in *store.Incident, now time.Time) error {
 		if !in.Open() {
 			return nil
 		}
@@ -292,10 +305,8 @@ func (e *Engine) Escalate(ctx context.Context, incidentID int64, actor string) (
 			in.State, in.AcknowledgedAt, in.AcknowledgedBy = store.StateTriggered, nil, ""
 		}
 		in.EscalationDone = false
-		if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "escalate", Actor: actor,
-			Message: fmt.Sprintf("escalated by %s to step %d", actor, step+1)}); err != nil {
-			return err
-		}
+		tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "escalate", Actor: actor,
+			Message: fmt.Sprintf("escalated by %s to step %d", actor, step+1)})
 		if err := e.scheduleEscalation(ctx, tx, in, step, loop, now, now); err != nil {
 			return err
 		}
@@ -307,9 +318,9 @@ func (e *Engine) Escalate(ctx context.Context, incidentID int64, actor string) (
 }
 
 // transition runs fn on the locked incident in one transaction.
-func (e *Engine) transition(ctx context.Context, id int64, fn func(pgx.Tx, *store.Incident, time.Time) error) (*store.Incident, error) {
+func (e *Engine) transition(ctx context.Context, id int64, fn func(*txn, *store.Incident, time.Time) error) (*store.Incident, error) {
 	var out *store.Incident
-	err := e.inTx(ctx, func(tx pgx.Tx) error {
+	err := e.inTx(ctx, func(tx *txn) error {
 		in, err := store.IncidentGet(ctx, tx, id, store.LockUpdate)
 		if err != nil {
 			return err
@@ -323,30 +334,26 @@ func (e *Engine) transition(ctx context.Context, id int64, fn func(pgx.Tx, *stor
 	return out, err
 }
 
-func (e *Engine) ackTx(ctx context.Context, tx pgx.Tx, in *store.Incident, actor string, now time.Time) error {
+func (e *Engine) ackTx(ctx context.Context, tx *txn, in *store.Incident, actor string, now time.Time) error {
 	in.State, in.AcknowledgedAt, in.AcknowledgedBy = store.StateAcknowledged, &now, actor
 	if err := e.cancelPending(ctx, tx, in); err != nil {
 		return err
 	}
-	if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "acknowledged", Actor: actor,
-		Message: "acknowledged by " + actor}); err != nil {
-		return err
-	}
+	tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "acknowledged", Actor: actor,
+		Message: "acknowledged by " + actor})
 	if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
 		return err
 	}
 	return e.insertUpdate(ctx, tx, in.ID)
 }
 
-func (e *Engine) resolveTx(ctx context.Context, tx pgx.Tx, in *store.Incident, actor string, now time.Time) error {
+func (e *Engine) resolveTx(ctx context.Context, tx *txn, in *store.Incident, actor string, now time.Time) error {
 	in.State, in.ResolvedAt, in.ResolvedBy = store.StateResolved, &now, actor
 	if err := e.cancelPending(ctx, tx, in); err != nil {
 		return err
 	}
-	if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "resolved", Actor: actor,
-		Message: "resolved by " + actor}); err != nil {
-		return err
-	}
+	tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "resolved", Actor: actor,
+		Message: "resolved by " + actor})
 	if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
 		return err
 	}
@@ -356,7 +363,7 @@ func (e *Engine) resolveTx(ctx context.Context, tx pgx.Tx, in *store.Incident, a
 // cancelPending cancels every pending page of the incident and its
 // escalation timer, rows and River jobs alike; bumping the sequence makes
 // any escalate job already running stale.
-func (e *Engine) cancelPending(ctx context.Context, tx pgx.Tx, in *store.Incident) error {
+func (e *Engine) cancelPending(ctx context.Context, tx *txn, in *store.Incident) error {
 	jobIDs, err := store.NotificationsCancel(ctx, tx, in.ID, store.KindPage)
 	if err != nil {
 		return err
@@ -378,7 +385,7 @@ func (e *Engine) cancelPending(ctx context.Context, tx pgx.Tx, in *store.Inciden
 }
 
 // scheduleEscalation inserts the escalate job for (step, loop) at at.
-func (e *Engine) scheduleEscalation(ctx context.Context, tx pgx.Tx, in *store.Incident, step, loop int, at, now time.Time) error {
+func (e *Engine) scheduleEscalation(ctx context.Context, tx *txn, in *store.Incident, step, loop int, at, now time.Time) error {
 	opts := &river.InsertOpts{Queue: QueuePage}
 	if at.After(now) {
 		opts.ScheduledAt = at
@@ -393,33 +400,23 @@ func (e *Engine) scheduleEscalation(ctx context.Context, tx pgx.Tx, in *store.In
 
 // queueNotice queues a post that goes out whatever the incident's state
 // (the team channel's copy, the final notice).
-func (e *Engine) queueNotice(ctx context.Context, tx pgx.Tx, in *store.Incident, method, address, reason string, now time.Time) error {
+func (e *Engine) queueNotice(ctx context.Context, tx *txn, in *store.Incident, method, address, reason string, now time.Time) error {
 	n := &store.Notification{IncidentID: in.ID, Method: method, Address: address, Kind: store.KindNotice,
 		Step: max(in.EscalationStep, 0), Loop: in.EscalationLoop, Reason: reason, DueAt: now}
 	return e.queueNotification(ctx, tx, n, now)
 }
 
-func (e *Engine) queueNotification(ctx context.Context, tx pgx.Tx, n *store.Notification, now time.Time) error {
-	if _, err := store.NotificationInsert(ctx, tx, n, now); err != nil {
-		return err
-	}
-	opts := &river.InsertOpts{Queue: QueuePage}
-	if n.DueAt.After(now) {
-		opts.ScheduledAt = n.DueAt
-	}
-	r, err := e.river.InsertTx(ctx, tx, NotifyArgs{NotificationID: n.ID}, opts)
-	if err != nil {
-		return fmt.Errorf("insert notify job: %w", err)
-	}
-	return store.NotificationSetJob(ctx, tx, n.ID, r.Job.ID)
+func (e *Engine) queueNotification(_ context.Context, tx *txn, n *store.Notification, _ time.Time) error {
+	tx.notes = append(tx.notes, n)
+	return nil
 }
 
 // insertUpdate queues the update of every message that shows the incident.
-func (e *Engine) insertUpdate(ctx context.Context, tx pgx.Tx, incidentID int64) error {
-	_, err := e.river.InsertTx(ctx, tx, UpdateArgs{IncidentID: incidentID}, &river.InsertOpts{Queue: QueueMessage})
-	if err != nil {
-		return fmt.Errorf("insert update job: %w", err)
+func (e *Engine) insertUpdate(_ context.Context, tx *txn, incidentID int64) error {
+	if tx.updates == nil {
+		tx.updates = map[int64]bool{}
 	}
+	tx.updates[incidentID] = true
 	return nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/oncall/oncall/notify"
@@ -34,7 +33,7 @@ type escalateWorker struct {
 }
 
 func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs]) error {
-	return pgx.BeginFunc(ctx, w.e.pool, func(tx pgx.Tx) error {
+	return w.e.inTx(ctx, func(tx *txn) error {
 		return w.e.escalate(ctx, tx, job.Args)
 	})
 }
@@ -42,7 +41,7 @@ func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs])
 // escalate runs step args.Step of round args.Loop: it pages the step's
 // targets as they are now and schedules what comes next (the next step, a
 // repeat of the policy, or the final notice).
-func (e *Engine) escalate(ctx context.Context, tx pgx.Tx, args EscalateArgs) error {
+func (e *Engine) escalate(ctx context.Context, tx *txn, args EscalateArgs) error {
 	in, err := store.IncidentGet(ctx, tx, args.IncidentID, store.LockUpdate)
 	if errors.Is(err, oncall.ErrNotFound) {
 		return nil
@@ -61,14 +60,12 @@ func (e *Engine) escalate(ctx context.Context, tx pgx.Tx, args EscalateArgs) err
 }
 
 // runStep runs step args.Step of round args.Loop on the locked incident.
-func (e *Engine) runStep(ctx context.Context, tx pgx.Tx, cfg *config, in *store.Incident, args EscalateArgs, now time.Time) error {
+func (e *Engine) runStep(ctx context.Context, tx *txn, cfg *config, in *store.Incident, args EscalateArgs, now time.Time) error {
 	policy := cfg.policies[in.PolicyName]
 	if policy == nil || len(policy.Steps) == 0 {
 		in.EscalationDone, in.EscalationJobID = true, 0
-		if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "escalation", Actor: ActorSystem,
-			Message: fmt.Sprintf("escalation policy %q no longer exists: nobody paged", in.PolicyName)}); err != nil {
-			return err
-		}
+		tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "escalation", Actor: ActorSystem,
+			Message: fmt.Sprintf("escalation policy %q no longer exists: nobody paged", in.PolicyName)})
 		return store.IncidentUpdate(ctx, tx, in, now)
 	}
 	if args.Step >= len(policy.Steps) {
@@ -92,9 +89,7 @@ func (e *Engine) runStep(ctx context.Context, tx pgx.Tx, cfg *config, in *store.
 	if len(notes) > 0 {
 		msg += " (" + strings.Join(notes, "; ") + ")"
 	}
-	if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "escalated", Actor: ActorSystem, Message: msg}); err != nil {
-		return err
-	}
+	tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "escalated", Actor: ActorSystem, Message: msg})
 
 	next, nextLoop := args.Step+1, args.Loop
 	if next >= len(policy.Steps) && args.Loop < policy.Repeat {
@@ -116,7 +111,7 @@ func (e *Engine) runStep(ctx context.Context, tx pgx.Tx, cfg *config, in *store.
 // pageTargets queues the notifications for a step's targets: each user's
 // notification rules at their delays, posts for channel targets. It
 // returns who was paged and what could not be.
-func (e *Engine) pageTargets(ctx context.Context, tx pgx.Tx, cfg *config, in *store.Incident, targets []manifest.Target,
+func (e *Engine) pageTargets(ctx context.Context, tx *txn, cfg *config, in *store.Incident, targets []manifest.Target,
 	args EscalateArgs, reason string, now time.Time,
 ) (paged, notes []string, err error) {
 	var users []string
@@ -172,7 +167,7 @@ var defaultRules = []manifest.NotificationRule{{After: 0, Notify: []string{manif
 
 // pageUser queues one notification per method of each of the user's
 // notification rules, due at the rule's delay.
-func (e *Engine) pageUser(ctx context.Context, tx pgx.Tx, u *manifest.User, in *store.Incident, args EscalateArgs, reason string, now time.Time) error {
+func (e *Engine) pageUser(ctx context.Context, tx *txn, u *manifest.User, in *store.Incident, args EscalateArgs, reason string, now time.Time) error {
 	rules := u.NotificationRules
 	if len(rules) == 0 {
 		rules = defaultRules
@@ -203,12 +198,10 @@ func (e *Engine) pageUser(ctx context.Context, tx pgx.Tx, u *manifest.User, in *
 
 // finalNotice ends the policy: the incident stays open, and the team's
 // channel hears that nobody answered.
-func (e *Engine) finalNotice(ctx context.Context, tx pgx.Tx, cfg *config, in *store.Incident, policy *manifest.EscalationPolicy, now time.Time) error {
+func (e *Engine) finalNotice(ctx context.Context, tx *txn, cfg *config, in *store.Incident, policy *manifest.EscalationPolicy, now time.Time) error {
 	in.EscalationDone, in.EscalationJobID = true, 0
 	msg := fmt.Sprintf("escalation policy %s ran %d time(s) with no acknowledgement; the incident stays open", policy.Name, policy.Repeat+1)
-	if err := store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "exhausted", Actor: ActorSystem, Message: msg}); err != nil {
-		return err
-	}
+	tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "exhausted", Actor: ActorSystem, Message: msg})
 	if ch := cfg.teamChannel(in.ServiceName); ch != "" {
 		if err := e.queueNotice(ctx, tx, in, notify.MethodSlackChannel, ch, "final notice: "+msg, now); err != nil {
 			return err

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -104,6 +105,27 @@ WHERE integration_id = $1 AND dedup_key = $2 AND state <> 'resolved' FOR UPDATE`
 		return nil, fmt.Errorf("open incident by dedup key: %w", err)
 	}
 	return in, nil
+}
+
+// IngestLookup is what an inbound event needs first, in one round trip:
+// the configuration's version and the open incident of the integration
+// with dedupKey, locked (nil when there is none).
+func IngestLookup(ctx context.Context, tx pgx.Tx, integrationID int64, dedupKey string) (version int64, in *Incident, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT COALESCE(max(id), 0) FROM audit_log`).QueryRow(func(row pgx.Row) error { return row.Scan(&version) })
+	b.Queue(`SELECT `+incidentColumns+` FROM incidents
+WHERE integration_id = $1 AND dedup_key = $2 AND state <> 'resolved' FOR UPDATE`, integrationID, dedupKey).QueryRow(func(row pgx.Row) error {
+		var err error
+		in, err = scanIncident(row)
+		if errors.Is(err, oncall.ErrNotFound) {
+			in, err = nil, nil
+		}
+		return err
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return 0, nil, fmt.Errorf("look up open incident: %w", mapErr(err))
+	}
+	return version, in, nil
 }
 
 // IncidentInsert creates in (ID, Created/UpdatedAt set from in) and returns
@@ -227,16 +249,25 @@ type LogEntry struct {
 	Message    string
 }
 
-// IncidentLogAdd appends entries to the timeline.
+// IncidentLogAdd appends entries to the timeline, in one statement.
 func IncidentLogAdd(ctx context.Context, q Querier, entries ...LogEntry) error {
-	for _, e := range entries {
-		_, err := q.Exec(ctx, `
+	if len(entries) == 0 {
+		return nil
+	}
+	n := len(entries)
+	incidents, ats := make([]int64, n), make([]time.Time, n)
+	events, actors, users, methods, messages := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, e := range entries {
+		incidents[i], ats[i], events[i], actors[i], users[i], methods[i], messages[i] = e.IncidentID, e.At, e.Event, e.Actor, e.User, e.Method, e.Message
+	}
+	_, err := q.Exec(ctx, `
 INSERT INTO incident_log (incident_id, at, event, actor, user_name, method, message)
-VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), $7)`,
-			e.IncidentID, e.At, e.Event, e.Actor, e.User, e.Method, e.Message)
-		if err != nil {
-			return fmt.Errorf("add to the timeline of incident %d: %w", e.IncidentID, mapErr(err))
-		}
+SELECT i, a, e, ac, NULLIF(u, ''), NULLIF(m, ''), msg
+FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+  WITH ORDINALITY AS t(i, a, e, ac, u, m, msg, ord)
+ORDER BY ord`, incidents, ats, events, actors, users, methods, messages)
+	if err != nil {
+		return fmt.Errorf("add to the timeline of incident %d: %w", entries[0].IncidentID, mapErr(err))
 	}
 	return nil
 }
@@ -292,25 +323,48 @@ type Notification struct {
 	JobID       int64
 }
 
-// NotificationInsert creates n (pending) and returns its id.
-func NotificationInsert(ctx context.Context, tx pgx.Tx, n *Notification, now time.Time) (int64, error) {
-	err := tx.QueryRow(ctx, `
+// NotificationsInsert creates the notifications (pending), in one
+// statement, and sets their IDs.
+func NotificationsInsert(ctx context.Context, q Querier, ns []*Notification, now time.Time) error {
+	n := len(ns)
+	incidents, steps, loops, rules := make([]int64, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	users, methods, contacts, addresses, kinds, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	due := make([]time.Time, n)
+	for i, x := range ns {
+		incidents[i], steps[i], loops[i], rules[i] = x.IncidentID, int32(x.Step), int32(x.Loop), int32(x.RuleIndex)
+		users[i], methods[i], contacts[i], addresses[i], kinds[i], reasons[i] = x.User, x.Method, x.ContactName, x.Address, x.Kind, x.Reason
+		due[i] = x.DueAt
+	}
+	rows, err := q.Query(ctx, `
 INSERT INTO notifications (incident_id, user_name, method, contact_name, address, kind, escalation_step,
   escalation_loop, rule_index, reason, due_at, created_at)
-VALUES ($1, NULLIF($2, ''), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
-		n.IncidentID, n.User, n.Method, n.ContactName, n.Address, n.Kind, n.Step, n.Loop, n.RuleIndex, n.Reason, n.DueAt, now,
-	).Scan(&n.ID)
+SELECT i, NULLIF(u, ''), m, c, a, k, s, l, r, re, d, $12
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::int[],
+            $10::text[], $11::timestamptz[]) WITH ORDINALITY AS t(i, u, m, c, a, k, s, l, r, re, d, ord)
+ORDER BY ord
+RETURNING id`, incidents, users, methods, contacts, addresses, kinds, steps, loops, rules, reasons, due, now)
 	if err != nil {
-		return 0, fmt.Errorf("insert notification: %w", mapErr(err))
+		return fmt.Errorf("insert notifications: %w", mapErr(err))
 	}
-	n.State = NotificationPending
-	return n.ID, nil
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("insert notifications: %w", mapErr(err))
+	}
+	if len(ids) != n {
+		return fmt.Errorf("insert notifications: %d ids for %d rows", len(ids), n)
+	}
+	for i, x := range ns {
+		x.ID, x.State = ids[i], NotificationPending
+	}
+	return nil
 }
 
-// NotificationSetJob records the River job that sends n.
-func NotificationSetJob(ctx context.Context, tx pgx.Tx, id, jobID int64) error {
-	if _, err := tx.Exec(ctx, `UPDATE notifications SET job_id = $2 WHERE id = $1`, id, jobID); err != nil {
-		return fmt.Errorf("notification %d: set job: %w", id, mapErr(err))
+// NotificationsSetJobs records the River job that sends each notification.
+func NotificationsSetJobs(ctx context.Context, q Querier, ids, jobIDs []int64) error {
+	_, err := q.Exec(ctx, `
+UPDATE notifications n SET job_id = t.job FROM unnest($1::bigint[], $2::bigint[]) AS t(id, job) WHERE n.id = t.id`, ids, jobIDs)
+	if err != nil {
+		return fmt.Errorf("record notification jobs: %w", mapErr(err))
 	}
 	return nil
 }
