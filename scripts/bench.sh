@@ -24,6 +24,7 @@ END {
 		if (!((name[i], metric[i]) in value)) { printf "%-70s  (not measured)\n", what[i]; continue }
 		v = value[name[i], metric[i]]
 		if (metric[i] == "ns/op") v = scale(v, unit[i])
+		if (target[i] == "-") { printf "%-70s %10.3f %-6s\n", what[i], v, unit[i]; continue }
 		ok = above[i] ? v >= target[i] : v <= target[i]
 		printf "%-70s %10.3f %-6s target %s %s %-6s %s\n", what[i], v, unit[i], above[i] ? ">=" : "<=", target[i], unit[i], ok ? "ok" : "MISSED"
 	}
