@@ -135,3 +135,22 @@ func scanCalendarToken(row pgx.Row) (CalendarToken, error) {
 	}
 	return t, nil
 }
+
+// CalendarOwnerByName finds the schedule or the user (exactly one name is
+// given) a calendar token is for.
+func CalendarOwnerByName(ctx context.Context, q Querier, schedule, user string) (CalendarOwner, error) {
+	var o CalendarOwner
+	switch {
+	case (schedule == "") == (user == ""):
+		return o, &oncall.UserError{Msg: "name exactly one of a schedule or a user"}
+	case schedule != "":
+		if err := q.QueryRow(ctx, `SELECT id FROM schedules WHERE name = $1`, schedule).Scan(&o.ScheduleID); err != nil {
+			return o, fmt.Errorf("schedule %q: %w", schedule, mapErr(err))
+		}
+	default:
+		if err := q.QueryRow(ctx, `SELECT id FROM users WHERE name = $1`, user).Scan(&o.UserID); err != nil {
+			return o, fmt.Errorf("user %q: %w", user, mapErr(err))
+		}
+	}
+	return o, nil
+}

@@ -125,6 +125,22 @@ func TestApplyExportRoundTrip(t *testing.T) {
 		t.Fatalf("who = %q, shifts say %q", who, shifts[0].User)
 	}
 
+	// Calendar feed tokens: created (shown once), listed, revoked.
+	out = c.mustRun("calendar", "create", "--user", "alice")
+	if !strings.Contains(out, "/v1/calendars/") || !strings.Contains(out, ".ics") {
+		t.Fatalf("calendar create:\n%s", out)
+	}
+	if out := c.mustRun("calendar", "list", "--user", "alice"); !strings.Contains(out, "1 ") {
+		t.Fatalf("calendar list:\n%s", out)
+	}
+	c.mustRun("calendar", "revoke", "1")
+	if code, _, _ := c.run("calendar", "revoke", "1"); code != exitErr {
+		t.Fatalf("second revoke: exit %d", code)
+	}
+	if code, _, _ := c.run("calendar", "create", "--user", "alice", "--schedule", "x"); code != exitUsage {
+		t.Fatalf("two owners: exit %d", code)
+	}
+
 	// --prune with a smaller set deletes what the files no longer name.
 	keep := t.TempDir()
 	for _, f := range []string{"users.yaml", "teams.yaml"} {

@@ -31,6 +31,8 @@ Usage:
   oncall export [-o DIR]
   oncall shifts [-f PATH...] --schedule NAME --from T --to T [--format json|text]
   oncall who [-f PATH...] --schedule NAME [--at T]
+  oncall calendar create|list (--schedule NAME | --user NAME)
+  oncall calendar revoke ID
 
 PATH is a manifest file or a directory of *.yaml/*.yml files. T is RFC 3339.
 The environment configures the database and providers (see README.md).
@@ -57,6 +59,7 @@ var commands = []command{
 	{"export", cmdExport},
 	{"shifts", cmdShifts},
 	{"who", cmdWho},
+	{"calendar", cmdCalendar},
 }
 
 func main() {
