@@ -11,6 +11,7 @@ import (
 	"github.com/oncall/oncall/api/ingest"
 	"github.com/oncall/oncall/jobs"
 	"github.com/oncall/oncall/oncall"
+	"github.com/oncall/oncall/oncall/manifest"
 	"github.com/oncall/oncall/store"
 )
 
@@ -124,6 +125,15 @@ func (a *Alerts) integration(w http.ResponseWriter, r *http.Request, key string,
 		return integ, false
 	case err != nil:
 		unavailable(w, r, err, "")
+		return integ, false
+	case integ.Type == manifest.IntegrationHeartbeat:
+		// A heartbeat's key only beats (/v1/heartbeats/{key}); here it is
+		// as unknown as any other key.
+		if pd {
+			writePagerDutyUnknown(w)
+		} else {
+			WriteError(w, http.StatusNotFound, unknownKey)
+		}
 		return integ, false
 	}
 	return integ, true

@@ -30,9 +30,16 @@ type Bot struct {
 	log    zerolog.Logger
 }
 
-// New builds the bot on a Slack client made with the app-level token
-// (slack.OptionAppLevelToken).
-func New(api *slack.Client, engine *jobs.Engine, log zerolog.Logger) *Bot {
+// Config is how the bot reaches Slack.
+type Config struct {
+	AppToken string // xapp-: Socket Mode
+	BotToken string // xoxb-: the Web API
+	APIURL   string // ends in "/"
+}
+
+// New builds the bot.
+func New(cfg Config, engine *jobs.Engine, log zerolog.Logger) *Bot {
+	api := slack.New(cfg.BotToken, slack.OptionAPIURL(cfg.APIURL), slack.OptionAppLevelToken(cfg.AppToken))
 	return &Bot{api: api, sm: socketmode.New(api), engine: engine, log: log}
 }
 

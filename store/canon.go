@@ -226,6 +226,17 @@ func validate(s *manifest.Set) error {
 			integrations[in.Name] = sv.Name
 			switch in.Type {
 			case manifest.IntegrationAlertmanager, manifest.IntegrationGrafana, manifest.IntegrationPagerDuty, manifest.IntegrationGeneric:
+				if in.Timeout != 0 {
+					bad(k, sv.Name, "integration %q: only a heartbeat integration has a timeout", in.Name)
+				}
+			case manifest.IntegrationHeartbeat:
+				switch {
+				case in.Timeout < manifest.MinHeartbeatTimeout || in.Timeout > manifest.MaxHeartbeatTimeout:
+					bad(k, sv.Name, "integration %q: timeout %s is not from %s to %s", in.Name, oncall.FormatDuration(in.Timeout),
+						oncall.FormatDuration(manifest.MinHeartbeatTimeout), oncall.FormatDuration(manifest.MaxHeartbeatTimeout))
+				case in.Timeout%time.Second != 0:
+					bad(k, sv.Name, "integration %q: timeout %v is not a whole number of seconds", in.Name, in.Timeout)
+				}
 			default:
 				bad(k, sv.Name, "integration %q: invalid type %q", in.Name, in.Type)
 			}

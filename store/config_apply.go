@@ -744,13 +744,18 @@ INSERT INTO services (name, description, team_id, escalation_policy_id) VALUES (
 	sqlServiceUpdate = `
 UPDATE services SET description = NULLIF($2, ''), team_id = $3, escalation_policy_id = $4 WHERE id = $1`
 	sqlIntegrationInsert = `
-INSERT INTO integrations (service_id, position, name, type, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO integrations (service_id, position, name, type, key_hash, created_at, heartbeat_timeout_seconds)
+VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, 0))
 RETURNING id`
 	// An existing integration keeps its id and key, even when it moves to
-	// another service.
+	// another service or its type changes. A heartbeat's runtime state
+	// (last beat, missed) survives a new timeout; a change of type clears it
+	// (the right side of SET reads the row as it was).
 	sqlIntegrationUpdate = `
-UPDATE integrations SET service_id = $2, position = $3, type = $4
-WHERE id = $1 AND (service_id, position, type) IS DISTINCT FROM ($2, $3, $4)`
+UPDATE integrations SET service_id = $2, position = $3, type = $4, heartbeat_timeout_seconds = NULLIF($5, 0),
+    last_beat_at = CASE WHEN type = $4 THEN last_beat_at END,
+    heartbeat_missed = type = $4 AND heartbeat_missed
+WHERE id = $1 AND (service_id, position, type, heartbeat_timeout_seconds) IS DISTINCT FROM ($2, $3, $4, NULLIF($5, 0))`
 	sqlIntegrationDelete = `DELETE FROM integrations WHERE id = $1`
 )
 
@@ -794,7 +799,7 @@ func (a *applier) updateService(id int64, _, s *manifest.Service, fields []strin
 func (a *applier) writeIntegrations(serviceID int64, s *manifest.Service) error {
 	for i, in := range s.Integrations {
 		if ref, ok := a.ids.integrations[in.Name]; ok {
-			if _, err := a.tx.Exec(a.ctx, sqlIntegrationUpdate, ref.id, serviceID, i, in.Type); err != nil {
+			if _, err := a.tx.Exec(a.ctx, sqlIntegrationUpdate, ref.id, serviceID, i, in.Type, timeoutSeconds(in)); err != nil {
 				return fmt.Errorf("integration %q: %w", in.Name, mapErr(err))
 			}
 			a.ids.integrations[in.Name] = integrationRef{id: ref.id, serviceID: serviceID}
@@ -802,7 +807,7 @@ func (a *applier) writeIntegrations(serviceID int64, s *manifest.Service) error 
 		}
 		key, hash := newSecret()
 		var iid int64
-		err := a.tx.QueryRow(a.ctx, sqlIntegrationInsert, serviceID, i, in.Name, in.Type, hash, a.opts.Now).Scan(&iid)
+		err := a.tx.QueryRow(a.ctx, sqlIntegrationInsert, serviceID, i, in.Name, in.Type, hash, a.opts.Now, timeoutSeconds(in)).Scan(&iid)
 		if err != nil {
 			return fmt.Errorf("integration %q: %w", in.Name, mapErr(err))
 		}
@@ -811,6 +816,10 @@ func (a *applier) writeIntegrations(serviceID int64, s *manifest.Service) error 
 	}
 	return nil
 }
+
+// timeoutSeconds is how an integration's Timeout is stored: whole seconds,
+// 0 (NULL) for none.
+func timeoutSeconds(in manifest.Integration) int32 { return int32(in.Timeout / time.Second) }
 
 // deleteStaleIntegrations deletes the integrations of the desired services
 // that no desired service lists any more (renaming one is create + delete:

@@ -144,7 +144,8 @@ LEFT JOIN teams t ON t.id = s.team_id
 JOIN escalation_policies p ON p.id = s.escalation_policy_id
 ORDER BY s.name`
 	sqlLoadIntegrations = `
-SELECT id, service_id, name, type FROM integrations ORDER BY service_id, position`
+SELECT id, service_id, name, type, COALESCE(heartbeat_timeout_seconds, 0) AS timeout_seconds
+FROM integrations ORDER BY service_id, position`
 	sqlLoadAlertRules = `
 SELECT r.id, r.name, r.page, r.urgency, COALESCE(r.service_from, '') AS service_from,
        COALESCE(s.name, '') AS service, r.match
@@ -453,15 +454,16 @@ func loadConfig(ctx context.Context, q Querier) (*manifest.Set, *configIDs, erro
 		ids.services[r.Name] = r.ID
 	}
 	ints, err := collect[struct {
-		ID, ServiceID int64
-		Name, Type    string
+		ID, ServiceID  int64
+		Name, Type     string
+		TimeoutSeconds int32
 	}](ctx, q, sqlLoadIntegrations)
 	if err != nil {
 		return nil, nil, wrap("integrations", err)
 	}
 	for _, r := range ints {
 		sv := svcByID[r.ServiceID]
-		sv.Integrations = append(sv.Integrations, manifest.Integration{Name: r.Name, Type: r.Type})
+		sv.Integrations = append(sv.Integrations, manifest.Integration{Name: r.Name, Type: r.Type, Timeout: time.Duration(r.TimeoutSeconds) * time.Second})
 		ids.integrations[r.Name] = integrationRef{id: r.ID, serviceID: r.ServiceID}
 	}
 

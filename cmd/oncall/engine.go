@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
-	"github.com/slack-go/slack"
 
 	"github.com/oncall/oncall/bot"
 	"github.com/oncall/oncall/jobs"
@@ -24,34 +23,52 @@ import (
 // they run; they stop with ctx (River through Stop).
 func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock oncall.Clock, out io.Writer, log zerolog.Logger) (*jobs.Engine, *river.Client[pgx.Tx], error) {
 	channels := map[string]notify.Channel{}
-	var slackAPI *slack.Client
 	if cfg.Slack.Enabled() {
 		ch := slackch.New(slackch.Config{BotToken: cfg.Slack.BotToken, APIURL: cfg.Slack.APIURL})
 		channels[notify.MethodSlack], channels[notify.MethodSlackChannel] = ch, ch
-		slackAPI = slack.New(cfg.Slack.BotToken, slack.OptionAPIURL(cfg.Slack.APIURL), slack.OptionAppLevelToken(cfg.Slack.AppToken))
 	} else {
-		// The no-credentials demo: pages meant for Slack are printed.
+		// Pages meant for Slack are printed. With no channel configured at
+		// all (the no-credentials demo) every page is, whatever its method,
+		// so `make run` and a curl show the whole escalation.
 		ch := console.New(out)
 		channels[notify.MethodSlack], channels[notify.MethodSlackChannel] = ch, ch
+		if !anyChannel(cfg) {
+			for _, m := range []string{notify.MethodSMS, notify.MethodVoice, notify.MethodEmail, notify.MethodPush} {
+				channels[m] = ch
+			}
+			log.Warn().Msg("no paging channel is configured: every page is printed to the console")
+		}
 	}
 
 	engine := jobs.NewEngine(pool, clock, channels)
 	workers := river.NewWorkers()
 	engine.Workers(workers)
+	engine.HeartbeatWorkers(workers)
 	rc, err := jobs.NewRiver(pool, workers, slogFor(log), clock)
 	if err != nil {
 		return nil, nil, err
 	}
+	rc.PeriodicJobs().AddMany(jobs.HeartbeatPeriodicJobs())
 	engine.SetRiver(rc)
 	if err := rc.Start(ctx); err != nil {
 		return nil, nil, fmt.Errorf("start river: %w", err)
 	}
 	promoter := jobs.NewPromoter(pool, clock.Now)
 	go promoter.Run(ctx, func(err error) { log.Warn().Err(err).Msg("promote timers") })
-	if slackAPI != nil {
-		b := bot.New(slackAPI, engine, log.With().Str("component", "bot").Logger())
+	if cfg.Slack.Enabled() {
+		b := bot.New(bot.Config{AppToken: cfg.Slack.AppToken, BotToken: cfg.Slack.BotToken, APIURL: cfg.Slack.APIURL},
+			engine, log.With().Str("component", "bot").Logger())
 		go b.Run(ctx)
 	}
 	log.Info().Dur("timer_tick", jobs.PromoteInterval).Msg("paging engine started")
 	return engine, rc, nil
+}
+
+func anyChannel(cfg *Config) bool {
+	for _, on := range cfg.Channels() {
+		if on {
+			return true
+		}
+	}
+	return false
 }

@@ -159,6 +159,10 @@ func printNewKeys(w io.Writer, cfg *Config, plan *store.Plan) {
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Integration < keys[j].Integration })
 	fmt.Fprintln(w, "\nNew integration keys: shown once, store them now.")
 	for _, k := range keys {
+		if k.Type == manifest.IntegrationHeartbeat {
+			fmt.Fprintf(w, "  %s (%s, service %s): beat with POST %s/v1/heartbeats/%s\n", k.Integration, k.Type, k.Service, cfg.PublicURL, k.Key)
+			continue
+		}
 		if k.Type == manifest.IntegrationPagerDuty {
 			fmt.Fprintf(w, "  %s (%s, service %s): routing_key %s, events to %s/v2/enqueue\n",
 				k.Integration, k.Type, k.Service, k.Key, cfg.PublicURL)

@@ -85,6 +85,7 @@ func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
 		return nil
 	})
 	(&api.Alerts{DB: pool, Engine: engine}).Register(srv.Mux)
+	(&api.Heartbeats{DB: pool, Engine: engine}).Register(srv.Mux)
 	srv.Mux.Handle("GET /v1/calendars/{token}", &apicalendar.Handler{DB: pool, Clock: opts.clock})
 	httpSrv := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -563,7 +563,7 @@ func (p *parser) target(n *yaml.Node) (Target, bool) {
 	return t, true
 }
 
-var integrationTypes = []string{IntegrationAlertmanager, IntegrationGrafana, IntegrationPagerDuty, IntegrationGeneric}
+var integrationTypes = []string{IntegrationAlertmanager, IntegrationGrafana, IntegrationPagerDuty, IntegrationGeneric, IntegrationHeartbeat}
 
 func (p *parser) service(n *yaml.Node) {
 	m := p.mapping(n, "", KindService, "kind", "name", "description", "team", "escalation_policy", "integrations")
@@ -581,7 +581,7 @@ func (p *parser) service(n *yaml.Node) {
 		s.EscalationPolicy = e
 	}
 	for _, it := range m.list("integrations") {
-		im := p.mapping(it, "integrations", "integration", "name", "type")
+		im := p.mapping(it, "integrations", "integration", "name", "type", "timeout")
 		if im == nil {
 			continue
 		}
@@ -598,13 +598,41 @@ func (p *parser) service(n *yaml.Node) {
 		}
 		var tn *yaml.Node
 		if in.Type, tn = im.reqStr("type"); tn != nil && !contains(integrationTypes, in.Type) {
-			p.errorf(tn, "type: invalid integration type %q%s", in.Type, hint(in.Type, integrationTypes, "use alertmanager, grafana, pagerduty or generic"))
+			p.errorf(tn, "type: invalid integration type %q%s", in.Type, hint(in.Type, integrationTypes, "use alertmanager, grafana, pagerduty, generic or heartbeat"))
+			tn = nil
 		}
+		p.heartbeatTimeout(im, &in, tn != nil)
 		s.Integrations = append(s.Integrations, in)
 	}
 	if ok && p.define(KindService, name) {
 		p.b.Set.Services = append(p.b.Set.Services, s)
 	}
+}
+
+// heartbeatTimeout reads an integration's timeout: required for a
+// heartbeat, an error on any other type (known says the type is valid).
+func (p *parser) heartbeatTimeout(im *mapping, in *Integration, known bool) {
+	s, n := im.str("timeout")
+	if n == nil {
+		if known && in.Type == IntegrationHeartbeat && !isCollection(im.get("timeout")) {
+			im.missing("timeout")
+		}
+		return
+	}
+	if known && in.Type != IntegrationHeartbeat {
+		p.errorf(n, "timeout: only a heartbeat integration has a timeout (this one is %s)", in.Type)
+		return
+	}
+	d, err := parseSeconds(s)
+	switch {
+	case err != nil:
+		p.errorf(n, "timeout: %v", err)
+	case d < MinHeartbeatTimeout:
+		p.errorf(n, "timeout: must be at least %s", oncall.FormatDuration(MinHeartbeatTimeout))
+	case d > MaxHeartbeatTimeout:
+		p.errorf(n, "timeout: must be at most %s", oncall.FormatDuration(MaxHeartbeatTimeout))
+	}
+	in.Timeout = d
 }
 
 var urgencies = []string{UrgencyHigh, UrgencyLow}

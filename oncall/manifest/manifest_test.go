@@ -230,7 +230,7 @@ func TestNormalizeDefaults(t *testing.T) {
 		"kind: Service",
 		"name: svc",
 		"escalation_policy: p",
-		"integrations: [{name: z, type: generic}, {name: a, type: grafana}]",
+		"integrations: [{name: z, type: generic}, {name: a, type: grafana}, {name: m, type: heartbeat, timeout: 1d1h}]",
 		"---",
 		"kind: AlertRule",
 		"name: r2",
@@ -290,7 +290,7 @@ func TestNormalizeDefaults(t *testing.T) {
 			{Targets: []manifest.Target{{Type: "team", Ref: "t"}}, EscalateAfter: time.Hour},
 		}}},
 		Services: []*manifest.Service{{Name: "svc", EscalationPolicy: "p", Integrations: []manifest.Integration{
-			{Name: "a", Type: "grafana"}, {Name: "z", Type: "generic"},
+			{Name: "a", Type: "grafana"}, {Name: "m", Type: "heartbeat", Timeout: 25 * time.Hour}, {Name: "z", Type: "generic"},
 		}}},
 		AlertRules: []*manifest.AlertRule{
 			{Name: "r2", Page: true, Urgency: "high"},

@@ -17,7 +17,8 @@
 //     members (at least one; repeats allowed, for weighting), start, shift;
 //     window: from and to; override: user, start, end; EscalationPolicy:
 //     steps (at least one), each with targets (at least one); Service:
-//     escalation_policy; integration: name and type. Everything else is
+//     escalation_policy; integration: name and type, and timeout for a
+//     heartbeat (only there). Everything else is
 //     optional; Team members may be empty; an AlertRule without match
 //     matches everything, without service its alerts stay with the
 //     integration's own service.
@@ -28,7 +29,8 @@
 //     address with @ for email), slack_id (U.../W...), Slack channels (an ID
 //     C.../G... or #name), severities in match (critical, error, warning,
 //     info, or a ~regex), escalate_after (positive), notification rule after
-//     (>= 0, default 0s), shifts (positive, at most 100000 days).
+//     (>= 0, default 0s), shifts (positive, at most 100000 days), a
+//     heartbeat's timeout (1m to 1000d, whole seconds).
 //   - Days in windows: mon..sun, or full names, any case. Times: HH:MM with
 //     two digits. Local datetimes: YYYY-MM-DDTHH:MM or ...THH:MM:SS; instants:
 //     RFC 3339 with Z or an offset, seconds optional.
@@ -205,6 +207,16 @@ const (
 	IntegrationGrafana      = "grafana"
 	IntegrationPagerDuty    = "pagerduty"
 	IntegrationGeneric      = "generic"
+	// IntegrationHeartbeat is a heartbeat monitor: its sender calls
+	// POST /v1/heartbeats/{key} at least every Timeout, and a missed beat
+	// opens an incident on the service (the next beat resolves it).
+	IntegrationHeartbeat = "heartbeat"
+)
+
+// Bounds of a heartbeat integration's Timeout.
+const (
+	MinHeartbeatTimeout = time.Minute
+	MaxHeartbeatTimeout = 1000 * 24 * time.Hour
 )
 
 type Service struct {
@@ -217,7 +229,10 @@ type Service struct {
 
 type Integration struct {
 	Name string // unique across services
-	Type string // alertmanager | grafana | pagerduty | generic
+	Type string // alertmanager | grafana | pagerduty | generic | heartbeat
+	// Timeout is how long a heartbeat monitor waits for the next beat
+	// before the miss opens an incident; heartbeat only (0 otherwise).
+	Timeout time.Duration
 }
 
 type AlertRule struct {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -316,11 +317,23 @@ func serviceNode(s *Service) *yaml.Node {
 			m := newObj(true)
 			m.set("name", str(in.Name))
 			m.set("type", str(in.Type))
+			if in.Timeout != 0 {
+				m.set("timeout", plain(FormatTimeout(in.Timeout)))
+			}
 			items = append(items, m.n)
 		}
 		o.set("integrations", seq(false, items...))
 	}
 	return o.n
+}
+
+// FormatTimeout writes a heartbeat timeout as people write it: whole days
+// and weeks as such ("2d", "1w"), anything else in hours ("25h", "1h30m").
+func FormatTimeout(d time.Duration) string {
+	if d > 0 && d%oncall.Day == 0 {
+		return oncall.FormatDuration(d)
+	}
+	return formatHours(d)
 }
 
 func alertRuleNode(r *AlertRule) *yaml.Node {

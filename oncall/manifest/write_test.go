@@ -83,6 +83,10 @@ func TestMarshalExample(t *testing.T) {
 	if users := string(files["01-users.yaml"]); !strings.Contains(users, `  - {name: cell, type: sms, address: "+14155550101"}`) {
 		t.Errorf("01-users.yaml:\n%s", users)
 	}
+	if services := string(files["06-services.yaml"]); !strings.Contains(services, "  - {name: nightly-backup, type: heartbeat, timeout: 25h}\n") ||
+		strings.Contains(services, "type: alertmanager, timeout") {
+		t.Errorf("06-services.yaml:\n%s", services)
+	}
 
 	// WriteDir writes the same files.
 	dir := t.TempDir()
@@ -265,7 +269,12 @@ func genSet(t *rapid.T) *manifest.Set {
 		sv := &manifest.Service{Name: name, Description: genText.Draw(t, "description"), Team: optName(t, "team"), EscalationPolicy: genName.Draw(t, "policy")}
 		for j, in := range integrations {
 			if j%2 == i {
-				sv.Integrations = append(sv.Integrations, manifest.Integration{Name: in, Type: rapid.SampledFrom([]string{"alertmanager", "grafana", "pagerduty", "generic"}).Draw(t, "type")})
+				integ := manifest.Integration{Name: in, Type: rapid.SampledFrom([]string{"alertmanager", "grafana", "pagerduty", "generic", "heartbeat"}).Draw(t, "type")}
+				if integ.Type == "heartbeat" {
+					integ.Timeout = rapid.SampledFrom([]time.Duration{time.Minute, 90 * time.Second, 25 * time.Hour, 7 * 24 * time.Hour,
+						36*time.Hour + time.Second, manifest.MaxHeartbeatTimeout}).Draw(t, "timeout")
+				}
+				sv.Integrations = append(sv.Integrations, integ)
 			}
 		}
 		s.Services = append(s.Services, sv)
@@ -398,4 +407,22 @@ func genSchedule(t *rapid.T, name string) *manifest.Schedule {
 		sc.Overrides = append(sc.Overrides, manifest.Override{User: genName.Draw(t, "user"), Start: start.In(loc), End: end})
 	}
 	return sc
+}
+
+func TestFormatTimeout(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		time.Minute:                   "1m",
+		90 * time.Minute:              "1h30m",
+		25 * time.Hour:                "25h",
+		36*time.Hour + time.Second:    "36h1s",
+		48 * time.Hour:                "2d",
+		7 * 24 * time.Hour:            "1w",
+		manifest.MaxHeartbeatTimeout:  "1000d",
+		200*time.Hour + 5*time.Minute: "200h5m",
+	} {
+		if got := manifest.FormatTimeout(d); got != want {
+			t.Errorf("FormatTimeout(%v) = %q, want %q", d, got, want)
+		}
+	}
 }
