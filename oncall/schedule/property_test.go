@@ -184,6 +184,28 @@ func TestResolverProperties(t *testing.T) {
 		for range 20 {
 			probe(from.Add(time.Duration(rapid.Int64Range(0, int64(to.Sub(from))-1).Draw(t, "probe"))))
 		}
+		// Two halves joined are the whole.
+		if cut := from.Add(to.Sub(from) / 2).Truncate(time.Minute); cut.After(from) {
+			joined := merged(append(s.Shifts(from, cut), s.Shifts(cut, to)...))
+			if !equalShifts(joined, shifts) {
+				t.Fatalf("halves joined differ:\n%s\nwhole:\n%s", fmtShifts(joined), fmtShifts(shifts))
+			}
+		}
+		// A plain rotation (no windows, holidays, end or overrides) tiles
+		// [max(start, from), to) without gaps.
+		if l := s.Layers[0]; len(s.Layers) == 1 && len(l.Restrict) == 0 && l.OnHolidays == HolidaysInclude && l.End == nil && len(s.Overrides) == 0 {
+			lo := maxTime(l.Start.In(cmpLoc(l.Location, s.Location)), from)
+			if lo.Before(to) {
+				if len(shifts) == 0 || !shifts[0].Start.Equal(lo) || !shifts[len(shifts)-1].End.Equal(to) {
+					t.Fatalf("plain rotation does not cover [%s, %s): %s", lo, to, fmtShifts(shifts))
+				}
+				for i := 1; i < len(shifts); i++ {
+					if !shifts[i].Start.Equal(shifts[i-1].End) {
+						t.Fatalf("gap in a plain rotation: %s", fmtShifts(shifts))
+					}
+				}
+			}
+		}
 		// A sub-range gives the same shifts, clipped.
 		mid := from.Add(to.Sub(from) / 3).Truncate(time.Minute)
 		if mid.After(from) {
@@ -199,4 +221,17 @@ func TestResolverProperties(t *testing.T) {
 			}
 		}
 	})
+}
+
+// merged joins adjacent shifts of the same user.
+func merged(in []Shift) []Shift {
+	var out []Shift
+	for _, sh := range in {
+		if n := len(out); n > 0 && out[n-1].User == sh.User && out[n-1].End.Equal(sh.Start) {
+			out[n-1].End = sh.End
+			continue
+		}
+		out = append(out, sh)
+	}
+	return out
 }
