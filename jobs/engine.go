@@ -255,6 +255,7 @@ func (e *Engine) open(ctx context.Context, tx *txn, cfg *config, integ store.Int
 		if err := e.runStep(ctx, tx, cfg, in, EscalateArgs{IncidentID: in.ID, Seq: in.EscalationSeq}, now); err != nil {
 			return nil, err
 		}
+		delete(tx.updates, in.ID) // nothing shows the incident yet: its first messages are being sent
 	}
 	return in, nil
 }

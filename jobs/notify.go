@@ -62,18 +62,10 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 func (e *Engine) send(ctx context.Context, tx pgx.Tx, id int64, attempt int) (retryLater, error) {
 	// Locks are taken incident first, then notification, the order every
 	// transition uses, so the two never deadlock.
-	incidentID, err := store.NotificationIncident(ctx, tx, id)
+	in, n, version, alerts, err := store.SendLookup(ctx, tx, id)
 	if errors.Is(err, oncall.ErrNotFound) {
 		return retryLater{}, nil
 	}
-	if err != nil {
-		return retryLater{}, err
-	}
-	in, err := store.IncidentGet(ctx, tx, incidentID, store.LockShare)
-	if err != nil {
-		return retryLater{}, err
-	}
-	n, err := store.NotificationLock(ctx, tx, id)
 	if err != nil {
 		return retryLater{}, err
 	}
@@ -84,7 +76,7 @@ func (e *Engine) send(ctx context.Context, tx pgx.Tx, id int64, attempt int) (re
 	if n.Kind == store.KindPage && in.State != store.StateTriggered {
 		return retryLater{}, store.NotificationFinish(ctx, tx, n.ID, store.NotificationCancelled, "", "incident "+in.State, now)
 	}
-	cfg, err := e.config.get(ctx, tx)
+	cfg, err := e.config.at(ctx, tx, version)
 	if err != nil {
 		return retryLater{}, err
 	}
@@ -92,10 +84,7 @@ func (e *Engine) send(ctx context.Context, tx pgx.Tx, id int64, attempt int) (re
 	if u := cfg.users[n.User]; u != nil {
 		to.FullName, to.Email = u.FullName, u.Email
 	}
-	page, err := e.page(ctx, tx, cfg, in, n.Reason)
-	if err != nil {
-		return retryLater{}, err
-	}
+	page := e.page(cfg, in, alerts, n.Reason)
 
 	var rcpt notify.Receipt
 	ch := e.channels[n.Method]
@@ -177,11 +166,7 @@ func methodName(n *store.Notification) string {
 }
 
 // page renders an incident for the channels.
-func (e *Engine) page(ctx context.Context, q store.Querier, cfg *config, in *store.Incident, reason string) (notify.Page, error) {
-	alerts, err := store.IncidentAlertCount(ctx, q, in.ID)
-	if err != nil {
-		return notify.Page{}, err
-	}
+func (e *Engine) page(cfg *config, in *store.Incident, alerts int, reason string) notify.Page {
 	p := notify.Page{
 		IncidentID: in.ID, Service: in.ServiceName, Summary: in.Summary, Severity: in.Severity, Urgency: in.Urgency,
 		State: in.State, CreatedAt: in.CreatedAt, Alerts: max(alerts, 1), Labels: in.Labels, Escalation: reason,
@@ -201,7 +186,7 @@ func (e *Engine) page(ctx context.Context, q store.Querier, cfg *config, in *sto
 	if in.ClientURL != "" {
 		p.Links = append(p.Links, notify.Link{Href: in.ClientURL, Text: "View in " + firstNonEmpty(in.Client, "source")})
 	}
-	return p, nil
+	return p
 }
 
 func firstNonEmpty(s ...string) string {

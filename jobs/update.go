@@ -69,10 +69,11 @@ func (e *Engine) updateMessages(ctx context.Context, tx pgx.Tx, incidentID int64
 	if err != nil {
 		return nil, err
 	}
-	page, err := e.page(ctx, tx, cfg, in, "")
+	alerts, err := store.IncidentAlertCount(ctx, tx, incidentID)
 	if err != nil {
 		return nil, err
 	}
+	page := e.page(cfg, in, alerts, "")
 	for _, m := range msgs {
 		up, ok := e.channels[m.Method].(notify.Updater)
 		if !ok {

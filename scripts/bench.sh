@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the Go benchmarks and prints one line per figure with its target
-# (scripts/bench-targets.txt), then the raw benchmark lines.
+# (scripts/bench-targets.txt), then the raw benchmark lines. Packages run one
+# at a time (-p 1) so that no benchmark competes with another for the CPU.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
-go test -run '^$' -bench . -benchmem -count=1 -timeout 20m "${@:-./...}" | grep -E '^(Benchmark|FAIL|---|panic)' >"$raw" || true
+go test -p 1 -run '^$' -bench . -benchmem -count=1 -timeout 20m "${@:-./...}" | grep -E '^(Benchmark|FAIL|---|panic)' >"$raw" || true
 awk -v targets="$root/scripts/bench-targets.txt" '
 function scale(v, unit) { return unit == "ms" ? v / 1e6 : unit == "us" ? v / 1e3 : v }
 BEGIN {

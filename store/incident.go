@@ -369,28 +369,55 @@ UPDATE notifications n SET job_id = t.job FROM unnest($1::bigint[], $2::bigint[]
 	return nil
 }
 
-// NotificationIncident is the incident of notification id.
-func NotificationIncident(ctx context.Context, q Querier, id int64) (int64, error) {
-	var incidentID int64
-	if err := q.QueryRow(ctx, `SELECT incident_id FROM notifications WHERE id = $1`, id).Scan(&incidentID); err != nil {
-		return 0, fmt.Errorf("notification %d: %w", id, mapErr(err))
+// SendLookup is what sending notification id needs, in one round trip and
+// locked in the order every transition uses (incident, then
+// notification): the incident locked for share, the notification locked
+// for update, the configuration's version and the incident's alert count.
+// A notification that no longer exists is oncall.ErrNotFound.
+func SendLookup(ctx context.Context, tx pgx.Tx, id int64) (in *Incident, n *Notification, version int64, alerts int, err error) {
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+incidentColumns+` FROM incidents
+WHERE id = (SELECT incident_id FROM notifications WHERE id = $1) FOR SHARE`, id).QueryRow(func(row pgx.Row) error {
+		var err error
+		in, err = scanIncident(row)
+		return err
+	})
+	b.Queue(sqlNotificationLock, id).QueryRow(func(row pgx.Row) error {
+		var err error
+		n, err = scanNotification(row)
+		return err
+	})
+	b.Queue(`SELECT COALESCE(max(id), 0) FROM audit_log`).QueryRow(func(row pgx.Row) error { return row.Scan(&version) })
+	b.Queue(`SELECT count(*) FROM incident_alerts WHERE incident_id = (SELECT incident_id FROM notifications WHERE id = $1)`, id).
+		QueryRow(func(row pgx.Row) error { return row.Scan(&alerts) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, nil, 0, 0, fmt.Errorf("notification %d: %w", id, mapErr(err))
 	}
-	return incidentID, nil
+	return in, n, version, alerts, nil
+}
+
+const sqlNotificationLock = `
+SELECT id, incident_id, COALESCE(user_name, ''), method, contact_name, address, kind, escalation_step, escalation_loop,
+  rule_index, reason, due_at, state, attempts, COALESCE(last_error, ''), COALESCE(receipt, ''), COALESCE(job_id, 0)
+FROM notifications WHERE id = $1 FOR UPDATE`
+
+func scanNotification(row pgx.Row) (*Notification, error) {
+	var n Notification
+	err := row.Scan(&n.ID, &n.IncidentID, &n.User, &n.Method, &n.ContactName, &n.Address, &n.Kind, &n.Step, &n.Loop,
+		&n.RuleIndex, &n.Reason, &n.DueAt, &n.State, &n.Attempts, &n.LastError, &n.Receipt, &n.JobID)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	return &n, nil
 }
 
 // NotificationLock reads and locks notification id.
 func NotificationLock(ctx context.Context, tx pgx.Tx, id int64) (*Notification, error) {
-	var n Notification
-	err := tx.QueryRow(ctx, `
-SELECT id, incident_id, COALESCE(user_name, ''), method, contact_name, address, kind, escalation_step, escalation_loop,
-  rule_index, reason, due_at, state, attempts, COALESCE(last_error, ''), COALESCE(receipt, ''), COALESCE(job_id, 0)
-FROM notifications WHERE id = $1 FOR UPDATE`, id).Scan(
-		&n.ID, &n.IncidentID, &n.User, &n.Method, &n.ContactName, &n.Address, &n.Kind, &n.Step, &n.Loop,
-		&n.RuleIndex, &n.Reason, &n.DueAt, &n.State, &n.Attempts, &n.LastError, &n.Receipt, &n.JobID)
+	n, err := scanNotification(tx.QueryRow(ctx, sqlNotificationLock, id))
 	if err != nil {
-		return nil, fmt.Errorf("notification %d: %w", id, mapErr(err))
+		return nil, fmt.Errorf("notification %d: %w", id, err)
 	}
-	return &n, nil
+	return n, nil
 }
 
 // NotificationFinish records the outcome of a send attempt: state sent or
