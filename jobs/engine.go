@@ -17,6 +17,7 @@ import (
 
 	"github.com/oncall/oncall/notify"
 	"github.com/oncall/oncall/oncall"
+	"github.com/oncall/oncall/oncall/manifest"
 	"github.com/oncall/oncall/store"
 )
 
@@ -310,6 +311,48 @@ func (e *Engine) Escalate(ctx context.Context, incidentID int64, actor string) (
 			Message: fmt.Sprintf("escalated by %s to step %d", actor, step+1)})
 		if err := e.scheduleEscalation(ctx, tx, in, step, loop, now, now); err != nil {
 			return err
+		}
+		if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
+			return err
+		}
+		return e.insertUpdate(ctx, tx, in.ID)
+	})
+}
+
+// Reassign pages user for an open incident now (an acknowledged one is
+// triggered again), in place of whatever escalation was pending; if they
+// do not acknowledge, the incident's policy starts over from its first
+// step after manifest.DefaultEscalateAfter.
+func (e *Engine) Reassign(ctx context.Context, incidentID int64, user, actor string) (*store.Incident, error) {
+	return e.transition(ctx, incidentID, func(tx *txn, in *store.Incident, now time.Time) error {
+		if !in.Open() {
+			return &oncall.UserError{Msg: fmt.Sprintf("incident #%d is resolved", in.ID)}
+		}
+		cfg, err := e.config.get(ctx, tx)
+		if err != nil {
+			return err
+		}
+		u := cfg.users[user]
+		if u == nil {
+			return &oncall.UserError{Msg: fmt.Sprintf("there is no user %q", user)}
+		}
+		if err := e.cancelPending(ctx, tx, in); err != nil {
+			return err
+		}
+		if in.State == store.StateAcknowledged {
+			in.State, in.AcknowledgedAt, in.AcknowledgedBy = store.StateTriggered, nil, ""
+		}
+		in.EscalationDone = false
+		args := EscalateArgs{IncidentID: in.ID, Seq: in.EscalationSeq, Step: max(in.EscalationStep, 0), Loop: in.EscalationLoop}
+		if err := e.pageUser(ctx, tx, u, in, args, "reassigned by "+actor, now); err != nil {
+			return err
+		}
+		tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "reassigned", Actor: actor, User: user,
+			Message: fmt.Sprintf("reassigned to %s by %s", user, actor)})
+		if in.PolicyName != "" {
+			if err := e.scheduleEscalation(ctx, tx, in, 0, 0, now.Add(manifest.DefaultEscalateAfter), now); err != nil {
+				return err
+			}
 		}
 		if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
 			return err

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PagerDuty/go-pagerduty"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/oncall/oncall/jobs"
@@ -583,4 +584,101 @@ func TestAckRacesPage(t *testing.T) {
 		}
 	}
 	t.Logf("%d of %d incidents paged before their ack", sent, n)
+}
+
+// TestPagerDutyClientUnchanged drives the server with go-pagerduty itself,
+// pointed at our /v2/enqueue: trigger pages, acknowledge and resolve by
+// dedup_key act on the incident, a change event is recorded and pages
+// nobody.
+func TestPagerDutyClientUnchanged(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	ctx := s.ctx()
+	client := pagerduty.NewClient("", pagerduty.WithV2EventsAPIEndpoint(s.url))
+	resp, err := client.ManageEventWithContext(ctx, &pagerduty.V2Event{
+		RoutingKey: s.keys["pd"], Action: "trigger", DedupKey: "db/primary",
+		Payload: &pagerduty.V2Payload{Summary: "Primary DB unreachable", Source: "db1", Severity: "critical",
+			Details: map[string]any{"region": "eu-west-1"}},
+		Links: []any{map[string]string{"href": "https://grafana.example/d/db", "text": "dashboard"}},
+	})
+	if err != nil || resp.Status != "success" || resp.DedupKey != "db/primary" {
+		t.Fatalf("trigger: %+v, %v", resp, err)
+	}
+	var id int64
+	if err := s.pool.QueryRow(ctx, `SELECT id FROM incidents WHERE dedup_key = 'db/primary'`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	page := s.pageFor("DU0ALICE", id)
+	if !strings.Contains(string(page.Blocks), "grafana.example") {
+		t.Errorf("the page lacks the event's link: %s", page.Blocks)
+	}
+
+	if _, err := client.ManageEventWithContext(ctx, &pagerduty.V2Event{RoutingKey: s.keys["pd"], Action: "acknowledge", DedupKey: "db/primary"}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitState(id, store.StateAcknowledged)
+	if _, err := client.ManageEventWithContext(ctx, &pagerduty.V2Event{RoutingKey: s.keys["pd"], Action: "resolve", DedupKey: "db/primary"}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitState(id, store.StateResolved)
+
+	// An unknown routing key is refused, and go-pagerduty reports it.
+	if _, err := client.ManageEventWithContext(ctx, &pagerduty.V2Event{RoutingKey: "nope", Action: "trigger",
+		Payload: &pagerduty.V2Payload{Summary: "x", Source: "y", Severity: "info"}}); err == nil {
+		t.Fatal("unknown routing key accepted")
+	}
+
+	cresp, err := client.CreateChangeEventWithContext(ctx, pagerduty.ChangeEvent{RoutingKey: s.keys["pd"],
+		Payload: pagerduty.ChangeEventPayload{Summary: "deploy checkout v2.3.1", Source: "ci"}})
+	if err != nil || cresp.Status != "success" {
+		t.Fatalf("change event: %+v, %v", cresp, err)
+	}
+	var changes int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM change_events WHERE service_name = 'payments-api'`).Scan(&changes); err != nil || changes != 1 {
+		t.Fatalf("change events recorded: %d, %v", changes, err)
+	}
+}
+
+// TestSlackRateLimitIsHonoured: Slack answers the first page with 429 and
+// Retry-After; the page goes out after the wait, and the timeline says so.
+func TestSlackRateLimitIsHonoured(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.slack.FailNext("chat.postMessage", 2, http.StatusTooManyRequests, time.Second)
+	start := time.Now()
+	id := s.alert(sample(t, "am-webhook-firing.json"))
+	s.pageFor("DU0ALICE", id)
+	if waited := time.Since(start); waited < time.Second {
+		t.Errorf("paged %s after a 429 asking for 1 s", waited)
+	}
+	if tl := s.timeline(id); !strings.Contains(tl, "asked to wait 1s") {
+		t.Errorf("the rate limit is not on the timeline:\n%s", tl)
+	}
+}
+
+func TestReassign(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	id := s.alert(sample(t, "am-webhook-firing.json"))
+	s.pageFor("DU0ALICE", id)
+	if _, err := s.engine.Ack(context.Background(), id, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	in, err := s.engine.Reassign(context.Background(), id, "bob", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.State != store.StateTriggered {
+		t.Fatalf("state after reassign: %s", in.State)
+	}
+	s.pageFor("DU0BOB", id)
+	if _, err := s.engine.Reassign(context.Background(), id, "nobody", "alice"); err == nil {
+		t.Fatal("reassigned to a user who does not exist")
+	}
+	// Unanswered, the policy starts over (alice, step 1) after 5 minutes.
+	s.advance(5*time.Minute + time.Second)
+	s.settle()
+	if n := len(s.slack.Messages("DU0ALICE")); n != 2 {
+		t.Fatalf("alice has %d pages after the reassignment timed out, want 2\n%s", n, s.timeline(id))
+	}
 }
