@@ -116,8 +116,15 @@ func pageTimes(s *stack, ids map[int64]time.Time) map[int64]time.Time {
 
 // BenchmarkIngest posts alerts from 32 concurrent senders for 3 s, half of
 // them repeats of an open dedup key, and reports accepted alerts per
-// second and the p99 of the 202's latency.
-func BenchmarkIngest(b *testing.B) {
+// second and the p99 of the 202's latency. Every new incident pages (a
+// Slack DM, the team channel, a later email and an escalation timer).
+func BenchmarkIngest(b *testing.B) { benchIngest(b, "warning") }
+
+// BenchmarkIngestRecordOnly is BenchmarkIngest with alerts that a
+// `page: false` rule records without paging: the ingestion path alone.
+func BenchmarkIngestRecordOnly(b *testing.B) { benchIngest(b, "info") }
+
+func benchIngest(b *testing.B, severity string) {
 	s := startStack(b)
 	const senders, window = 32, 3 * time.Second
 	var accepted atomic.Int64
@@ -136,7 +143,7 @@ func BenchmarkIngest(b *testing.B) {
 					if i%2 == 1 {
 						key = fmt.Sprintf("ingest-%d-%d", w, i-1) // a sender's retry
 					}
-					body := `{"summary":"load","severity":"warning","dedup_key":"` + key + `"}`
+					body := `{"summary":"load","severity":"` + severity + `","dedup_key":"` + key + `"}`
 					t0 := time.Now()
 					resp, err := client.Post(s.url+"/v1/alerts/"+s.keys["hook"], "application/json", strings.NewReader(body))
 					if err != nil {
