@@ -98,6 +98,11 @@ const txAttempts = 4
 // deliveries of one dedup key racing (the loser then finds the winner's
 // incident).
 func (e *Engine) inTx(ctx context.Context, fn func(*txn) error) error {
+	return e.inTxAttempts(ctx, txAttempts, fn)
+}
+
+// inTxAttempts is inTx with at most attempts tries.
+func (e *Engine) inTxAttempts(ctx context.Context, attempts int, fn func(*txn) error) error {
 	for attempt := 1; ; attempt++ {
 		err := pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 			t := &txn{Tx: tx}
@@ -106,7 +111,7 @@ func (e *Engine) inTx(ctx context.Context, fn func(*txn) error) error {
 			}
 			return e.flush(ctx, t, e.clock.Now().UTC())
 		})
-		if err == nil || attempt == txAttempts || !retryable(err) {
+		if err == nil || attempt >= attempts || !retryable(err) {
 			return err
 		}
 	}
@@ -536,3 +541,5 @@ func (e *Engine) FindUser(ctx context.Context, slackID, email string) (name stri
 	}
 	return "", false, nil
 }
+
+func isRiverNotFound(err error) bool { return errors.Is(err, river.ErrNotFound) }

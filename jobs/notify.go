@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/oncall/oncall/notify"
@@ -39,7 +38,10 @@ type retryLater struct {
 
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	var later retryLater
-	err := pgx.BeginFunc(ctx, w.e.pool, func(tx pgx.Tx) error {
+	// One attempt only: the transaction holds a send to a provider, which
+	// must not be repeated by a transaction retry (River retries the job
+	// when the database fails, and the row says whether it was sent).
+	err := w.e.inTxAttempts(ctx, 1, func(tx *txn) error {
 		var err error
 		later, err = w.e.send(ctx, tx, job.Args.NotificationID, job.Attempt)
 		return err
@@ -59,7 +61,7 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 // acknowledgement (which updates the incident) waits for a send already
 // under way and every send after it sees the new state: a page never goes
 // out after an ack committed.
-func (e *Engine) send(ctx context.Context, tx pgx.Tx, id int64, attempt int) (retryLater, error) {
+func (e *Engine) send(ctx context.Context, tx *txn, id int64, attempt int) (retryLater, error) {
 	// Locks are taken incident first, then notification, the order every
 	// transition uses, so the two never deadlock.
 	in, n, version, alerts, err := store.SendLookup(ctx, tx, id)
@@ -111,19 +113,19 @@ func (e *Engine) send(ctx context.Context, tx pgx.Tx, id int64, attempt int) (re
 				return retryLater{}, err
 			}
 		}
-		return retryLater{}, store.IncidentLogAdd(ctx, tx, entry)
+		tx.addLog(entry)
+		return retryLater{}, nil
 	}
 
 	if d, ok := notify.RateLimited(err); ok {
 		entry.Event, entry.Message = "rate_limited", fmt.Sprintf("%s asked to wait %s before notifying %s", methodName(n), d, who)
-		return retryLater{snooze: max(d, time.Second)}, store.IncidentLogAdd(ctx, tx, entry)
+		tx.addLog(entry)
+		return retryLater{snooze: max(d, time.Second)}, nil
 	}
 	if !notify.IsPermanent(err) && attempt < sendAttempts {
 		entry.Event = "retry"
 		entry.Message = fmt.Sprintf("notifying %s by %s failed (attempt %d of %d), retrying: %v", who, methodName(n), attempt, sendAttempts, err)
-		if err := store.IncidentLogAdd(ctx, tx, entry); err != nil {
-			return retryLater{}, err
-		}
+		tx.addLog(entry)
 		return retryLater{err: err}, nil
 	}
 
@@ -133,29 +135,11 @@ func (e *Engine) send(ctx context.Context, tx pgx.Tx, id int64, attempt int) (re
 	if err := store.NotificationFinish(ctx, tx, n.ID, store.NotificationFailed, "", err.Error(), now); err != nil {
 		return retryLater{}, err
 	}
-	if err := store.IncidentLogAdd(ctx, tx, entry); err != nil {
-		return retryLater{}, err
-	}
+	tx.addLog(entry)
 	if n.User == "" || n.Kind != store.KindPage {
 		return retryLater{}, nil
 	}
-	next, err := store.NotificationsNextRule(ctx, tx, n, now)
-	if err != nil {
-		return retryLater{}, err
-	}
-	for _, m := range next {
-		if m.JobID == 0 {
-			continue
-		}
-		if _, err := e.river.JobRetryTx(ctx, tx, m.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-			return retryLater{}, fmt.Errorf("bring notification %d forward: %w", m.ID, err)
-		}
-	}
-	if len(next) > 0 {
-		return retryLater{}, store.IncidentLogAdd(ctx, tx, store.LogEntry{IncidentID: in.ID, At: now, Event: "fallback",
-			Actor: ActorSystem, User: n.User, Message: fmt.Sprintf("moved %s's next notification rule forward", n.User)})
-	}
-	return retryLater{}, nil
+	return retryLater{}, e.fallThrough(ctx, tx, n, now)
 }
 
 func methodName(n *store.Notification) string {

@@ -63,9 +63,33 @@ type Link struct {
 type Target struct {
 	User     string // our user's name; "" for a channel post
 	FullName string
-	Method   string // one of the Method constants
-	Address  string // Slack user or channel ID, phone number (E.164), email, device token
-	Email    string // the user's email, to find them in Slack when Address is empty
+	Method   string   // one of the Method constants
+	Address  string   // Slack user or channel ID, phone number (E.164), email, device token
+	Email    string   // the user's email, to find them in Slack when Address is empty
+	Devices  []Device // MethodPush: the user's registered phones
+}
+
+// Device is a phone registered for push.
+type Device struct {
+	Platform string // PlatformAPNs or PlatformFCM
+	Token    string // the provider's device token
+}
+
+// Push platforms.
+const (
+	PlatformAPNs = "apns"
+	PlatformFCM  = "fcm"
+)
+
+// UnregisteredError reports device tokens the provider said are no longer
+// valid; the engine removes them. It is permanent for those devices only:
+// a send that reached another device succeeded.
+type UnregisteredError struct {
+	Tokens []string
+}
+
+func (e *UnregisteredError) Error() string {
+	return fmt.Sprintf("%d device token(s) unregistered", len(e.Tokens))
 }
 
 // Receipt is what a provider hands back for a sent notification: the

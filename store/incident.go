@@ -579,3 +579,64 @@ func nonNilSlice[T any](s []T) []T {
 	}
 	return s
 }
+
+// UserWasNotified reports whether user was sent (or tried to be sent) a
+// page for incident id.
+func UserWasNotified(ctx context.Context, q Querier, id int64, user string) (bool, error) {
+	var ok bool
+	err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notifications WHERE incident_id = $1 AND user_name = $2 AND state IN ('sent', 'failed'))`,
+		id, user).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("was %s notified of incident %d: %w", user, id, mapErr(err))
+	}
+	return ok, nil
+}
+
+// LatestNotifiedIncident is the open incident user was last sent a page for
+// by method ("" for any); oncall.ErrNotFound when there is none.
+func LatestNotifiedIncident(ctx context.Context, q Querier, user, method string) (int64, error) {
+	var id int64
+	err := q.QueryRow(ctx, `
+SELECT n.incident_id FROM notifications n JOIN incidents i ON i.id = n.incident_id
+WHERE n.user_name = $1 AND ($2 = '' OR n.method = $2) AND n.state = 'sent' AND i.state <> 'resolved'
+ORDER BY n.sent_at DESC, n.id DESC LIMIT 1`, user, method).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("latest page to %s: %w", user, mapErr(err))
+	}
+	return id, nil
+}
+
+// IncidentListForUser lists the open incidents user was paged for or that
+// belong to one of services, newest first, at most limit.
+func IncidentListForUser(ctx context.Context, q Querier, user string, services []string, limit int) ([]*Incident, error) {
+	rows, err := q.Query(ctx, `SELECT `+incidentColumns+` FROM incidents i
+WHERE state <> 'resolved' AND (service_name = ANY($2)
+   OR EXISTS (SELECT 1 FROM notifications n WHERE n.incident_id = i.id AND n.user_name = $1))
+ORDER BY created_at DESC, id DESC LIMIT $3`, user, services, limit)
+	if err != nil {
+		return nil, fmt.Errorf("incidents of %s: %w", user, mapErr(err))
+	}
+	defer rows.Close()
+	var out []*Incident
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("incidents of %s: %w", user, err)
+		}
+		out = append(out, in)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// NotificationByReceipt finds the notification a provider's receipt (a
+// Twilio message SID, say) belongs to; oncall.ErrNotFound when none.
+func NotificationByReceipt(ctx context.Context, q Querier, method, receipt string) (*Notification, error) {
+	n, err := scanNotification(q.QueryRow(ctx, `
+SELECT id, incident_id, COALESCE(user_name, ''), method, contact_name, address, kind, escalation_step, escalation_loop,
+  rule_index, reason, due_at, state, attempts, COALESCE(last_error, ''), COALESCE(receipt, ''), COALESCE(job_id, 0)
+FROM notifications WHERE method = $1 AND receipt = $2 ORDER BY id DESC LIMIT 1`, method, receipt))
+	if err != nil {
+		return nil, fmt.Errorf("notification with receipt: %w", err)
+	}
+	return n, nil
+}

@@ -35,7 +35,7 @@ func TestMigrate(t *testing.T) {
 			ours++
 		}
 	}
-	if ours < 2 || river < 1 || applied[0] != "river 001 create river migration" || applied[len(applied)-1] != "0004_heartbeats" {
+	if ours < 2 || river < 1 || applied[0] != "river 001 create river migration" || applied[len(applied)-1] != "0005_receipts" {
 		t.Errorf("Migrate applied %q; want River's then ours (0001_config ... 0004_heartbeats)", applied)
 	}
 
@@ -51,7 +51,7 @@ func TestMigrate(t *testing.T) {
 	// Bookkeeping: one row per migration of ours, with its name.
 	rows, _ := pool.Query(ctx, `SELECT name FROM schema_migrations ORDER BY version`)
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || strings.Join(names, ",") != "0001_config,0002_runtime,0003_incidents,0004_heartbeats" {
+	if err != nil || strings.Join(names, ",") != "0001_config,0002_runtime,0003_incidents,0004_heartbeats,0005_receipts" {
 		t.Errorf("schema_migrations = %q, %v", names, err)
 	}
 
