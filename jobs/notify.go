@@ -87,12 +87,45 @@ func (e *Engine) send(ctx context.Context, tx *txn, id int64, attempt int) (retr
 		to.FullName, to.Email = u.FullName, u.Email
 	}
 	page := e.page(cfg, in, alerts, n.Reason)
+	ch := e.channels[n.Method]
+
+	// The per-number rate limit: at most one message (or call) per
+	// interval to a number; pages that pile up meanwhile wait, and go out
+	// together with the next one when the channel can bundle.
+	var bundle []*store.Notification
+	var pages []notify.Page
+	if iv := addressInterval[n.Method]; iv > 0 && ch != nil && n.Address != "" && n.Kind == store.KindPage {
+		if err := store.LockAddress(ctx, tx, n.Method, n.Address); err != nil {
+			return retryLater{}, err
+		}
+		last, err := store.LastSentTo(ctx, tx, n.Method, n.Address)
+		if err != nil {
+			return retryLater{}, err
+		}
+		if wait := last.Add(iv).Sub(now); !last.IsZero() && wait > 0 {
+			return retryLater{snooze: wait}, nil
+		}
+		if _, ok := ch.(notify.Bundler); ok {
+			ns, ins, err := store.BundleCandidates(ctx, tx, n.Method, n.Address, n.ID, now, maxBundle-1)
+			if err != nil {
+				return retryLater{}, err
+			}
+			bundle = ns
+			for i, m := range ns {
+				pages = append(pages, e.page(cfg, ins[i], 1, m.Reason))
+			}
+		}
+	}
 
 	var rcpt notify.Receipt
-	ch := e.channels[n.Method]
-	if ch == nil {
+	switch {
+	case ch == nil:
 		err = notify.ErrOff
-	} else {
+	case len(bundle) > 0:
+		sendCtx, cancel := context.WithTimeout(ctx, e.SendTimeout)
+		rcpt, err = ch.(notify.Bundler).SendBundle(sendCtx, to, append([]notify.Page{page}, pages...))
+		cancel()
+	default:
 		sendCtx, cancel := context.WithTimeout(ctx, e.SendTimeout)
 		rcpt, err = ch.Send(sendCtx, to, page)
 		cancel()
@@ -105,8 +138,18 @@ func (e *Engine) send(ctx context.Context, tx *txn, id int64, attempt int) (retr
 	entry := store.LogEntry{IncidentID: in.ID, At: now, Actor: ActorSystem, User: n.User, Method: n.Method}
 	if err == nil {
 		entry.Event, entry.Message = "notified", fmt.Sprintf("notified %s by %s (%s): delivered", who, methodName(n), n.Reason)
+		if len(bundle) > 0 {
+			entry.Message += fmt.Sprintf(", in one message with %d other incident(s)", len(bundle))
+		}
 		if err := store.NotificationFinish(ctx, tx, n.ID, store.NotificationSent, rcpt.Ref, "", now); err != nil {
 			return retryLater{}, err
+		}
+		for _, m := range bundle {
+			if err := store.NotificationFinish(ctx, tx, m.ID, store.NotificationSent, rcpt.Ref, "", now); err != nil {
+				return retryLater{}, err
+			}
+			tx.addLog(store.LogEntry{IncidentID: m.IncidentID, At: now, Actor: ActorSystem, User: m.User, Method: m.Method, Event: "notified",
+				Message: fmt.Sprintf("notified %s by %s (%s): delivered, in one message with incident #%d", who, methodName(m), m.Reason, in.ID)})
 		}
 		if _, ok := ch.(notify.Updater); ok && rcpt.Ref != "" {
 			if err := store.MessageAdd(ctx, tx, store.Message{IncidentID: in.ID, Method: n.Method, Ref: rcpt.Ref}, now); err != nil {
@@ -139,14 +182,44 @@ func (e *Engine) send(ctx context.Context, tx *txn, id int64, attempt int) (retr
 	if n.User == "" || n.Kind != store.KindPage {
 		return retryLater{}, nil
 	}
-	return retryLater{}, e.fallThrough(ctx, tx, n, now)
+	if err := e.fallThrough(ctx, tx, n, now); err != nil {
+		return retryLater{}, err
+	}
+	return retryLater{}, e.checkReachable(ctx, tx, cfg, in, n, now)
 }
 
-func methodName(n *store.Notification) string {
-	if n.ContactName != "" && n.ContactName != n.Method {
-		return n.Method + " " + n.ContactName
+// Per-number rate limits, by method, and the most pages one message holds.
+var addressInterval = map[string]time.Duration{notify.MethodSMS: time.Minute, notify.MethodVoice: time.Minute}
+
+const maxBundle = 10
+
+// checkReachable reports, after n failed for good, a user none of whose
+// notifications of this round went out and none is left to try: on the
+// timeline and in the team's channel, so nobody is silently unreachable.
+func (e *Engine) checkReachable(ctx context.Context, tx *txn, cfg *config, in *store.Incident, n *store.Notification, now time.Time) error {
+	pending, sent, err := store.UserRound(ctx, tx, in.ID, n.User, n.Step, n.Loop)
+	if err != nil || pending > 0 || sent > 0 {
+		return err
 	}
-	return n.Method
+	msg := fmt.Sprintf("%s could not be reached: every notification method failed", n.User)
+	tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "unreachable", Actor: ActorSystem, User: n.User, Message: msg})
+	if ch := cfg.teamChannel(in.ServiceName); ch != "" {
+		return e.queueNotice(ctx, tx, in, notify.MethodSlackChannel, ch, msg, now)
+	}
+	return nil
+}
+
+// methodName names how a notification went, with the address masked:
+// "sms cell (+1415•••0100)".
+func methodName(n *store.Notification) string {
+	name := n.Method
+	if n.ContactName != "" && n.ContactName != n.Method {
+		name += " " + n.ContactName
+	}
+	if n.Method != notify.MethodSlack && n.Method != notify.MethodSlackChannel && n.Method != notify.MethodPush && n.Address != "" {
+		name += " (" + notify.MaskAddress(n.Address) + ")"
+	}
+	return name
 }
 
 // page renders an incident for the channels.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -105,6 +106,13 @@ type Channel interface {
 	Send(ctx context.Context, to Target, p Page) (Receipt, error)
 }
 
+// Bundler is a channel that can send several pages to one target in one
+// message ("3 incidents on payments-api: ..."), which the per-number rate
+// limit uses for pages that pile up.
+type Bundler interface {
+	SendBundle(ctx context.Context, to Target, pages []Page) (Receipt, error)
+}
+
 // Updater is a channel whose sent pages can be changed in place and carry
 // a timeline (Slack).
 type Updater interface {
@@ -157,4 +165,19 @@ func RateLimited(err error) (time.Duration, bool) {
 		return rl.RetryAfter, true
 	}
 	return 0, false
+}
+
+// MaskAddress shows enough of an address to recognise it in a timeline or
+// a log, never all of it: +1415•••0100, a•••@example.com.
+func MaskAddress(addr string) string {
+	if at := strings.LastIndexByte(addr, '@'); at > 0 {
+		return addr[:1] + "•••" + addr[at:]
+	}
+	if len(addr) > 8 && addr[0] == '+' {
+		return addr[:5] + "•••" + addr[len(addr)-4:]
+	}
+	if len(addr) > 12 {
+		return addr[:4] + "•••" + addr[len(addr)-4:] // a device token
+	}
+	return addr
 }

@@ -640,3 +640,82 @@ FROM notifications WHERE method = $1 AND receipt = $2 ORDER BY id DESC LIMIT 1`,
 	}
 	return n, nil
 }
+
+// LockAddress serializes, until the end of tx, the sends to one address by
+// one method (the per-number rate limit's check-then-send).
+func LockAddress(ctx context.Context, tx pgx.Tx, method, address string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, method+"\x00"+address); err != nil {
+		return fmt.Errorf("lock address: %w", mapErr(err))
+	}
+	return nil
+}
+
+// LastSentTo is when something was last sent to address by method (zero
+// when never).
+func LastSentTo(ctx context.Context, q Querier, method, address string) (time.Time, error) {
+	var at *time.Time
+	err := q.QueryRow(ctx, `SELECT max(sent_at) FROM notifications WHERE method = $1 AND address = $2 AND state = 'sent'`,
+		method, address).Scan(&at)
+	if err != nil || at == nil {
+		return time.Time{}, mapErr(err)
+	}
+	return at.UTC(), nil
+}
+
+// BundleCandidates locks the other pages due by now to address by method,
+// of incidents still triggered, oldest first, at most limit, to go out in
+// one message with notification except. It never waits: rows another
+// transaction holds (a send under way, an ack committing) are left out.
+func BundleCandidates(ctx context.Context, tx pgx.Tx, method, address string, except int64, now time.Time, limit int) ([]*Notification, []*Incident, error) {
+	rows, err := tx.Query(ctx, `
+SELECT id, incident_id, COALESCE(user_name, ''), method, contact_name, address, kind, escalation_step, escalation_loop,
+  rule_index, reason, due_at, state, attempts, COALESCE(last_error, ''), COALESCE(receipt, ''), COALESCE(job_id, 0)
+FROM notifications
+WHERE method = $1 AND address = $2 AND state = 'pending' AND kind = 'page' AND due_at <= $3 AND id <> $4
+ORDER BY due_at, id LIMIT $5
+FOR UPDATE SKIP LOCKED`, method, address, now, except, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle candidates: %w", mapErr(err))
+	}
+	ns, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Notification, error) { return scanNotification(r) })
+	if err != nil || len(ns) == 0 {
+		return nil, nil, err
+	}
+	ids := make([]int64, len(ns))
+	for i, n := range ns {
+		ids[i] = n.IncidentID
+	}
+	rows, err = tx.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ANY($1) AND state = 'triggered' FOR SHARE SKIP LOCKED`, ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle candidates: %w", mapErr(err))
+	}
+	ins, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Incident, error) { return scanIncident(r) })
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle candidates: %w", err)
+	}
+	byID := map[int64]*Incident{}
+	for _, in := range ins {
+		byID[in.ID] = in
+	}
+	var outN []*Notification
+	var outI []*Incident
+	for _, n := range ns {
+		if in := byID[n.IncidentID]; in != nil {
+			outN, outI = append(outN, n), append(outI, in)
+		}
+	}
+	return outN, outI, nil
+}
+
+// UserRound counts user's notifications for an incident's escalation
+// round (step, loop) that are still pending and that were sent.
+func UserRound(ctx context.Context, q Querier, incidentID int64, user string, step, loop int) (pending, sent int, err error) {
+	err = q.QueryRow(ctx, `
+SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'sent')
+FROM notifications WHERE incident_id = $1 AND user_name = $2 AND escalation_step = $3 AND escalation_loop = $4`,
+		incidentID, user, step, loop).Scan(&pending, &sent)
+	if err != nil {
+		return 0, 0, fmt.Errorf("notifications of %s for incident %d: %w", user, incidentID, mapErr(err))
+	}
+	return pending, sent, nil
+}

@@ -381,7 +381,7 @@ func TestEscalationWhenNobodyAcks(t *testing.T) {
 	// attempt fails and is on the timeline.
 	s.advance(2*time.Minute + time.Second)
 	s.settle()
-	if tl := s.timeline(id); !strings.Contains(tl, "notifying alice by email work failed") {
+	if tl := s.timeline(id); !strings.Contains(tl, "notifying alice by email work (a•••@example.com) failed") {
 		t.Fatalf("email attempt not on the timeline:\n%s", tl)
 	}
 
