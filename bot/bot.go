@@ -1,8 +1,16 @@
 // Package bot is oncall in Slack over Socket Mode: the buttons on every page
-// (acknowledge, resolve, escalate) and the /oncall command. Every envelope
-// is acknowledged first and acted on after, so Slack's 3-second limit is
-// never at risk; actions go to the engine, the one place incident state
-// changes, and the engine's message updates show the result everywhere.
+// (acknowledge, resolve, escalate), the /oncall command, its modals and the
+// App Home. Every envelope is acknowledged first and acted on after, so
+// Slack's 3-second limit holds however slow the database is; the one
+// exception is a modal's submission, whose field errors must travel in the
+// acknowledgement itself, so it is validated before the ack (against the
+// configuration snapshot, without waiting on anything else).
+//
+// Incident actions go to the engine, the one place incident state changes.
+// Configuration changes go through the same validation and the same apply
+// as `oncall apply` (change.go), with the Slack user as the actor on the
+// audit log. Rendering is pure functions of data (Block Kit JSON with
+// golden tests under testdata/).
 package bot
 
 import (
@@ -12,14 +20,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/rs/zerolog"
 	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/oncall/oncall/jobs"
-	slackch "github.com/oncall/oncall/notify/slack"
 	"github.com/oncall/oncall/oncall"
-	"github.com/oncall/oncall/store"
 )
 
 // Bot is the Socket Mode app.
@@ -27,6 +35,8 @@ type Bot struct {
 	api    *slack.Client
 	sm     *socketmode.Client
 	engine *jobs.Engine
+	db     *pgxpool.Pool
+	clock  oncall.Clock
 	log    zerolog.Logger
 }
 
@@ -38,9 +48,9 @@ type Config struct {
 }
 
 // New builds the bot.
-func New(cfg Config, engine *jobs.Engine, log zerolog.Logger) *Bot {
+func New(cfg Config, engine *jobs.Engine, db *pgxpool.Pool, clock oncall.Clock, log zerolog.Logger) *Bot {
 	api := slack.New(cfg.BotToken, slack.OptionAPIURL(cfg.APIURL), slack.OptionAppLevelToken(cfg.AppToken))
-	return &Bot{api: api, sm: socketmode.New(api), engine: engine, log: log}
+	return &Bot{api: api, sm: socketmode.New(api), engine: engine, db: db, clock: clock, log: log}
 }
 
 // reconnectDelay is the pause before the bot reconnects after its
@@ -77,6 +87,18 @@ func (b *Bot) Run(ctx context.Context) {
 	}
 }
 
+// work runs fn after the envelope was acknowledged, detached from the
+// connection (a reconnect must not cancel it), logging a failure.
+func (b *Bot) work(ctx context.Context, what string, fn func(context.Context) error) {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := fn(ctx); err != nil {
+			b.log.Error().Err(err).Str("what", what).Msg("slack request failed")
+		}
+	}()
+}
+
 func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 	switch evt.Type {
 	case socketmode.EventTypeConnected:
@@ -88,77 +110,53 @@ func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
 		if !ok || evt.Request == nil {
 			return
 		}
-		b.ack(evt)
-		if cb.Type == slack.InteractionTypeBlockActions {
-			go b.blockActions(context.WithoutCancel(ctx), cb)
+		switch cb.Type {
+		case slack.InteractionTypeViewSubmission:
+			// Field errors go back in the ack: validate first.
+			b.ack(evt, b.viewSubmission(ctx, cb))
+		case slack.InteractionTypeBlockActions:
+			b.ack(evt)
+			b.work(ctx, "block action", func(ctx context.Context) error { return b.blockActions(ctx, cb) })
+		default:
+			b.ack(evt)
 		}
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := evt.Data.(slack.SlashCommand)
 		if !ok || evt.Request == nil {
 			return
 		}
-		b.ack(evt, map[string]any{"response_type": "ephemeral", "text": commandReply(cmd)})
+		b.ack(evt)
+		b.work(ctx, "slash command", func(ctx context.Context) error { return b.slash(ctx, cmd) })
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request != nil {
 			b.ack(evt)
+		}
+		outer, ok := evt.Data.(slackevents.EventsAPIEvent)
+		if !ok {
+			return
+		}
+		if home, ok := outer.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok && home.Tab == "home" {
+			b.work(ctx, "app home", func(ctx context.Context) error { return b.publishHome(ctx, home.User) })
 		}
 	}
 }
 
 func (b *Bot) ack(evt socketmode.Event, payload ...any) {
+	if len(payload) == 1 && payload[0] == nil {
+		payload = nil
+	}
 	if err := b.sm.Ack(*evt.Request, payload...); err != nil {
 		b.log.Warn().Err(err).Msg("ack slack envelope")
 	}
 }
 
-// blockActions handles the page buttons. The clicking Slack user must be
-// one of ours; anyone else is told so, privately, and nothing changes.
-func (b *Bot) blockActions(ctx context.Context, cb slack.InteractionCallback) {
-	for _, a := range cb.ActionCallback.BlockActions {
-		var act func(context.Context, int64, string) (*store.Incident, error)
-		switch a.ActionID {
-		case slackch.ActionAck:
-			act = b.engine.Ack
-		case slackch.ActionResolve:
-			act = b.engine.Resolve
-		case slackch.ActionEscalate:
-			act = b.engine.Escalate
-		default:
-			continue
-		}
-		log := b.log.With().Str("slack_user", cb.User.ID).Str("action", a.ActionID).Logger()
-		id, err := slackch.ParseActionValue(a.Value)
-		if err != nil {
-			log.Warn().Err(err).Msg("button with a bad incident id")
-			continue
-		}
-		user, err := b.user(ctx, cb.User.ID)
-		if err != nil {
-			log.Error().Err(err).Msg("find the clicking user")
-			b.ephemeral(ctx, cb, "Something went wrong on our side; try again in a moment.")
-			continue
-		}
-		if user == "" {
-			b.ephemeral(ctx, cb, "You are not a user of oncall, so you cannot act on incidents. Ask an admin to add you (with your Slack ID "+cb.User.ID+").")
-			continue
-		}
-		if _, err := act(ctx, id, user); err != nil {
-			var ue *oncall.UserError
-			switch {
-			case errors.As(err, &ue):
-				b.ephemeral(ctx, cb, ue.Msg)
-			case errors.Is(err, oncall.ErrNotFound):
-				b.ephemeral(ctx, cb, fmt.Sprintf("Incident #%d no longer exists.", id))
-			default:
-				log.Error().Err(err).Int64("incident", id).Msg("incident action failed")
-				b.ephemeral(ctx, cb, "Something went wrong on our side; try again in a moment.")
-			}
-		}
-	}
-}
+// ---- who is clicking
+
+// errNotOurs is the answer for a Slack user who is not one of our users.
+var errNotOurs = errors.New("not a user of oncall")
 
 // user is our user behind a Slack user ID: by slack_id, else by the email
-// Slack has for them; "" when they are not ours.
+// Slack has for them; errNotOurs when they are not ours.
 func (b *Bot) user(ctx context.Context, slackID string) (string, error) {
 	name, ok, err := b.engine.FindUser(ctx, slackID, "")
 	if err != nil || ok {
@@ -166,31 +164,156 @@ func (b *Bot) user(ctx context.Context, slackID string) (string, error) {
 	}
 	info, err := b.api.GetUserInfoContext(ctx, slackID)
 	if err != nil {
-		return "", nil // an unknown Slack user is not ours
+		return "", errNotOurs // an unknown Slack user is not ours
 	}
-	name, _, err = b.engine.FindUser(ctx, "", info.Profile.Email)
+	name, ok, err = b.engine.FindUser(ctx, "", info.Profile.Email)
+	if err == nil && !ok {
+		err = errNotOurs
+	}
 	return name, err
 }
 
-func (b *Bot) ephemeral(ctx context.Context, cb slack.InteractionCallback, text string) {
-	channel := cb.Channel.ID
-	if channel == "" {
-		channel = cb.Container.ChannelID
+func notOursText(slackID string) string {
+	return "You are not a user of oncall, so you cannot do that. Ask an admin to add you (with your Slack ID " + slackID + ")."
+}
+
+// userError is what to tell a user about err: its words when it is a
+// UserError, else a generic failure (the cause is logged).
+func (b *Bot) userError(err error) string {
+	var ue *oncall.UserError
+	switch {
+	case errors.As(err, &ue):
+		return ue.Msg
+	case errors.Is(err, errNotOurs):
+		return "You are not a user of oncall."
+	case errors.Is(err, oncall.ErrNotFound):
+		return "That no longer exists."
+	case errors.Is(err, oncall.ErrForbidden):
+		return "Only an admin of the owning team may change that."
 	}
+	b.log.Error().Err(err).Msg("slack request failed")
+	return "Something went wrong on our side; try again in a moment."
+}
+
+// ---- replies
+
+// reply answers a slash command or a block action privately through its
+// response_url.
+func (b *Bot) reply(ctx context.Context, responseURL string, msg *slack.WebhookMessage) error {
+	if msg.ResponseType == "" {
+		msg.ResponseType = slack.ResponseTypeEphemeral
+	}
+	return slack.PostWebhookCustomHTTPContext(ctx, responseURL, b.httpClient(), msg)
+}
+
+func (b *Bot) replyText(ctx context.Context, responseURL, text string) error {
+	return b.reply(ctx, responseURL, &slack.WebhookMessage{Text: text})
+}
+
+// ephemeral shows text to one user in a channel.
+func (b *Bot) ephemeral(ctx context.Context, channel, slackUser, text string) {
 	if channel == "" {
 		return
 	}
-	if _, err := b.api.PostEphemeralContext(ctx, channel, cb.User.ID, slack.MsgOptionText(text, false)); err != nil {
+	if _, err := b.api.PostEphemeralContext(ctx, channel, slackUser, slack.MsgOptionText(text, false)); err != nil {
 		b.log.Warn().Err(err).Msg("post ephemeral reply")
 	}
 }
 
-// commandReply answers /oncall until the full command set exists.
-func commandReply(cmd slack.SlashCommand) string {
-	sub := strings.Fields(cmd.Text)
-	if len(sub) == 0 || sub[0] == "help" {
-		return "*/oncall* — pages arrive here with Acknowledge, Resolve and Escalate buttons.\n" +
-			"Configuration lives in manifests for now: `oncall apply -f DIR`, `oncall shifts`, `oncall who`."
+// ---- /oncall
+
+// slash runs one /oncall subcommand.
+func (b *Bot) slash(ctx context.Context, cmd slack.SlashCommand) error {
+	args := strings.Fields(cmd.Text)
+	sub := "help"
+	if len(args) > 0 {
+		sub, args = strings.ToLower(args[0]), args[1:]
 	}
-	return fmt.Sprintf("`/oncall %s` is not available yet. Try `/oncall help`.", sub[0])
+	c, ok := b.commands()[sub]
+	if !ok {
+		return b.replyText(ctx, cmd.ResponseURL, fmt.Sprintf("I don't know `/oncall %s`.\n\n%s", sub, helpText))
+	}
+	user, err := b.user(ctx, cmd.UserID)
+	if errors.Is(err, errNotOurs) && c.public {
+		user, err = "", nil
+	}
+	if err != nil {
+		return b.replyText(ctx, cmd.ResponseURL, b.userError(err))
+	}
+	return c.run(ctx, &request{cmd: cmd, args: args, user: user})
+}
+
+// request is one /oncall invocation.
+type request struct {
+	cmd  slack.SlashCommand
+	args []string
+	user string // our user ("" for a public command run by someone not ours)
+}
+
+// command is a subcommand.
+type command struct {
+	usage  string // e.g. "who [schedule|service|team]"
+	help   string // one line
+	public bool   // runs for Slack users who are not ours
+	run    func(context.Context, *request) error
+}
+
+// helpText lists the subcommands.
+var helpText string
+
+func init() {
+	var b Bot
+	var lines []string
+	for _, name := range commandOrder {
+		c := b.commands()[name]
+		lines = append(lines, fmt.Sprintf("• `/oncall %s` — %s", c.usage, c.help))
+	}
+	helpText = "*/oncall* commands:\n" + strings.Join(lines, "\n")
+}
+
+// ---- interactivity
+
+// blockActions routes button clicks and menu choices by action_id prefix.
+func (b *Bot) blockActions(ctx context.Context, cb slack.InteractionCallback) error {
+	for _, a := range cb.ActionCallback.BlockActions {
+		for prefix, h := range b.actions() {
+			if strings.HasPrefix(a.ActionID, prefix) {
+				if err := h(ctx, cb, a); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// viewSubmission routes a modal's submission by callback_id prefix and
+// returns the acknowledgement's payload (nil to close the modal,
+// slack.NewErrorsViewSubmissionResponse for field errors, ...).
+func (b *Bot) viewSubmission(ctx context.Context, cb slack.InteractionCallback) any {
+	ctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
+	defer cancel()
+	for prefix, h := range b.views() {
+		if strings.HasPrefix(cb.View.CallbackID, prefix) {
+			resp, err := h(ctx, cb)
+			if err != nil {
+				return slack.NewErrorsViewSubmissionResponse(map[string]string{firstBlockID(cb.View): b.userError(err)})
+			}
+			if resp == nil {
+				return nil
+			}
+			return resp
+		}
+	}
+	return nil
+}
+
+func firstBlockID(v slack.View) string {
+	for _, bl := range v.Blocks.BlockSet {
+		if in, ok := bl.(*slack.InputBlock); ok {
+			return in.BlockID
+		}
+	}
+	return ""
 }

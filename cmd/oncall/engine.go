@@ -57,7 +57,7 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 	go promoter.Run(ctx, func(err error) { log.Warn().Err(err).Msg("promote timers") })
 	if cfg.Slack.Enabled() {
 		b := bot.New(bot.Config{AppToken: cfg.Slack.AppToken, BotToken: cfg.Slack.BotToken, APIURL: cfg.Slack.APIURL},
-			engine, log.With().Str("component", "bot").Logger())
+			engine, pool, clock, log.With().Str("component", "bot").Logger())
 		go b.Run(ctx)
 	}
 	log.Info().Dur("timer_tick", jobs.PromoteInterval).Msg("paging engine started")
