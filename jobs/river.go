@@ -41,7 +41,13 @@ func NewRiver(pool *pgxpool.Pool, workers *river.Workers, log *slog.Logger, cloc
 		Logger:            log,
 		FetchCooldown:     fetchCooldown,
 		FetchPollInterval: fetchPollInterval,
-		JobTimeout:        30 * time.Second,
+		// A job left running by a process that died (kill -9, a lost
+		// machine) is rescued and retried after RescueStuckJobsAfter, found
+		// by River's rescuer, which looks every 30 s: a page in flight at a
+		// crash is sent at most about 50 s late. JobTimeout bounds a live
+		// job (a send has its own 10 s limit).
+		JobTimeout:           15 * time.Second,
+		RescueStuckJobsAfter: 20 * time.Second,
 		// Pages are retried quickly: a page that waits for a long backoff is
 		// a page that is late. The delivery policy falls through to the next
 		// channel after a few failures instead.
