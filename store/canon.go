@@ -112,8 +112,14 @@ func validate(s *manifest.Set) error {
 			}
 		}
 	}
+	userGroup := func(kind, name, group string) {
+		if group != "" && !manifest.ValidSlackUserGroup(group) {
+			bad(kind, name, "slack_user_group: invalid Slack user group %q (use a user group ID like S0123ABCD or @handle)", group)
+		}
+	}
 	for _, t := range s.Teams {
 		object(manifest.KindTeam, t.Name)
+		userGroup(manifest.KindTeam, t.Name, t.SlackUserGroup)
 		members := map[string]bool{}
 		for _, m := range t.Members {
 			if members[m] {
@@ -139,6 +145,7 @@ func validate(s *manifest.Set) error {
 		k := manifest.KindSchedule
 		object(k, sc.Name)
 		zone(k, sc.Name, "time_zone", sc.TimeZone, true)
+		userGroup(k, sc.Name, sc.SlackUserGroup)
 		hol := map[string]bool{}
 		for _, h := range sc.Holidays {
 			if hol[h] {

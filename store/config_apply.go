@@ -394,12 +394,13 @@ func diffTeam(o, n *manifest.Team) []string {
 	field(&f, "members", o.Members, n.Members)
 	field(&f, "admins", o.Admins, n.Admins)
 	field(&f, "slack_channel", o.SlackChannel, n.SlackChannel)
+	field(&f, "slack_user_group", o.SlackUserGroup, n.SlackUserGroup)
 	return f
 }
 
 const (
-	sqlTeamInsert        = `INSERT INTO teams (name, slack_channel) VALUES ($1, NULLIF($2, '')) RETURNING id`
-	sqlTeamUpdate        = `UPDATE teams SET slack_channel = NULLIF($2, '') WHERE id = $1`
+	sqlTeamInsert        = `INSERT INTO teams (name, slack_channel, slack_user_group) VALUES ($1, NULLIF($2, ''), NULLIF($3, '')) RETURNING id`
+	sqlTeamUpdate        = `UPDATE teams SET slack_channel = NULLIF($2, ''), slack_user_group = NULLIF($3, '') WHERE id = $1`
 	sqlTeamMembersDelete = `DELETE FROM team_members WHERE team_id = $1`
 	sqlTeamMembersInsert = `
 INSERT INTO team_members (team_id, user_id, position, admin_position)
@@ -409,14 +410,14 @@ FROM unnest($2::bigint[], $3::integer[]) WITH ORDINALITY AS m(user_id, admin_pos
 
 func (a *applier) createTeam(t *manifest.Team) (int64, error) {
 	var id int64
-	if err := a.tx.QueryRow(a.ctx, sqlTeamInsert, t.Name, t.SlackChannel).Scan(&id); err != nil {
+	if err := a.tx.QueryRow(a.ctx, sqlTeamInsert, t.Name, t.SlackChannel, t.SlackUserGroup).Scan(&id); err != nil {
 		return 0, mapErr(err)
 	}
 	return id, a.writeTeamMembers(id, t)
 }
 
 func (a *applier) updateTeam(id int64, _, t *manifest.Team, fields []string) error {
-	if _, err := a.tx.Exec(a.ctx, sqlTeamUpdate, id, t.SlackChannel); err != nil {
+	if _, err := a.tx.Exec(a.ctx, sqlTeamUpdate, id, t.SlackChannel, t.SlackUserGroup); err != nil {
 		return mapErr(err)
 	}
 	if !slices.Contains(fields, "members") && !slices.Contains(fields, "admins") {
@@ -505,6 +506,7 @@ func (a *applier) writeHolidayDates(id int64, h *manifest.Holidays) error {
 func diffSchedule(o, n *manifest.Schedule) []string {
 	var f []string
 	field(&f, "team", o.Team, n.Team)
+	field(&f, "slack_user_group", o.SlackUserGroup, n.SlackUserGroup)
 	field(&f, "time_zone", o.TimeZone, n.TimeZone)
 	field(&f, "holidays", o.Holidays, n.Holidays)
 	field(&f, "layers", o.Layers, n.Layers)
@@ -513,8 +515,8 @@ func diffSchedule(o, n *manifest.Schedule) []string {
 }
 
 const (
-	sqlScheduleInsert         = `INSERT INTO schedules (name, team_id, time_zone) VALUES ($1, $2, $3) RETURNING id`
-	sqlScheduleUpdate         = `UPDATE schedules SET team_id = $2, time_zone = $3 WHERE id = $1`
+	sqlScheduleInsert         = `INSERT INTO schedules (name, team_id, time_zone, slack_user_group) VALUES ($1, $2, $3, NULLIF($4, '')) RETURNING id`
+	sqlScheduleUpdate         = `UPDATE schedules SET team_id = $2, time_zone = $3, slack_user_group = NULLIF($4, '') WHERE id = $1`
 	sqlScheduleHolidaysDelete = `DELETE FROM schedule_holidays WHERE schedule_id = $1`
 	sqlScheduleHolidaysInsert = `
 INSERT INTO schedule_holidays (schedule_id, holiday_set_id, position)
@@ -542,7 +544,7 @@ func (a *applier) createSchedule(s *manifest.Schedule) (int64, error) {
 		return 0, err
 	}
 	var id int64
-	if err := a.tx.QueryRow(a.ctx, sqlScheduleInsert, s.Name, team, s.TimeZone).Scan(&id); err != nil {
+	if err := a.tx.QueryRow(a.ctx, sqlScheduleInsert, s.Name, team, s.TimeZone, s.SlackUserGroup).Scan(&id); err != nil {
 		return 0, mapErr(err)
 	}
 	return id, a.writeScheduleChildren(id, s, nil)
@@ -553,7 +555,7 @@ func (a *applier) updateSchedule(id int64, _, s *manifest.Schedule, fields []str
 	if err != nil {
 		return err
 	}
-	if _, err := a.tx.Exec(a.ctx, sqlScheduleUpdate, id, team, s.TimeZone); err != nil {
+	if _, err := a.tx.Exec(a.ctx, sqlScheduleUpdate, id, team, s.TimeZone, s.SlackUserGroup); err != nil {
 		return mapErr(err)
 	}
 	return a.writeScheduleChildren(id, s, fields)

@@ -92,7 +92,8 @@ SELECT user_id, name, type, address FROM contact_methods ORDER BY user_id, posit
 	sqlLoadNotificationRules = `
 SELECT user_id, after_seconds, notify FROM notification_rules ORDER BY user_id, position`
 	sqlLoadTeams = `
-SELECT id, name, COALESCE(slack_channel, '') AS slack_channel FROM teams ORDER BY name`
+SELECT id, name, COALESCE(slack_channel, '') AS slack_channel, COALESCE(slack_user_group, '') AS slack_user_group
+FROM teams ORDER BY name`
 	sqlLoadTeamMembers = `
 SELECT m.team_id, u.name AS user_name, m.admin_position
 FROM team_members m JOIN users u ON u.id = m.user_id
@@ -102,7 +103,7 @@ SELECT id, name, COALESCE(ical_name, '') AS ical_name, ical_data FROM holiday_se
 	sqlLoadHolidayDates = `
 SELECT holiday_set_id, day FROM holiday_dates ORDER BY holiday_set_id, day`
 	sqlLoadSchedules = `
-SELECT s.id, s.name, COALESCE(t.name, '') AS team, s.time_zone
+SELECT s.id, s.name, COALESCE(t.name, '') AS team, s.time_zone, COALESCE(s.slack_user_group, '') AS slack_user_group
 FROM schedules s LEFT JOIN teams t ON t.id = s.team_id
 ORDER BY s.name`
 	sqlLoadScheduleHolidays = `
@@ -225,15 +226,15 @@ func loadConfig(ctx context.Context, q Querier) (*manifest.Set, *configIDs, erro
 
 	// Teams.
 	teams, err := collect[struct {
-		ID                 int64
-		Name, SlackChannel string
+		ID                                 int64
+		Name, SlackChannel, SlackUserGroup string
 	}](ctx, q, sqlLoadTeams)
 	if err != nil {
 		return nil, nil, wrap("teams", err)
 	}
 	teamByID := map[int64]*manifest.Team{}
 	for _, r := range teams {
-		t := &manifest.Team{Name: r.Name, SlackChannel: r.SlackChannel}
+		t := &manifest.Team{Name: r.Name, SlackChannel: r.SlackChannel, SlackUserGroup: r.SlackUserGroup}
 		s.Teams = append(s.Teams, t)
 		teamByID[r.ID] = t
 		ids.teams[r.Name] = r.ID
@@ -291,15 +292,15 @@ func loadConfig(ctx context.Context, q Querier) (*manifest.Set, *configIDs, erro
 
 	// Schedules.
 	scheds, err := collect[struct {
-		ID                   int64
-		Name, Team, TimeZone string
+		ID                                   int64
+		Name, Team, TimeZone, SlackUserGroup string
 	}](ctx, q, sqlLoadSchedules)
 	if err != nil {
 		return nil, nil, wrap("schedules", err)
 	}
 	schedByID := map[int64]*manifest.Schedule{}
 	for _, r := range scheds {
-		sc := &manifest.Schedule{Name: r.Name, Team: r.Team, TimeZone: r.TimeZone}
+		sc := &manifest.Schedule{Name: r.Name, Team: r.Team, TimeZone: r.TimeZone, SlackUserGroup: r.SlackUserGroup}
 		s.Schedules = append(s.Schedules, sc)
 		schedByID[r.ID] = sc
 		ids.schedules[r.Name] = r.ID

@@ -35,8 +35,8 @@ func TestMigrate(t *testing.T) {
 			ours++
 		}
 	}
-	if ours < 2 || river < 1 || applied[0] != "river 001 create river migration" || applied[len(applied)-1] != "0005_receipts" {
-		t.Errorf("Migrate applied %q; want River's then ours (0001_config ... 0004_heartbeats)", applied)
+	if ours < 2 || river < 1 || applied[0] != "river 001 create river migration" || strings.HasPrefix(applied[len(applied)-1], "river ") {
+		t.Errorf("Migrate applied %q; want River's then ours (0001_config ...)", applied)
 	}
 
 	again, err := store.Migrate(ctx, pool)
@@ -51,7 +51,9 @@ func TestMigrate(t *testing.T) {
 	// Bookkeeping: one row per migration of ours, with its name.
 	rows, _ := pool.Query(ctx, `SELECT name FROM schema_migrations ORDER BY version`)
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || strings.Join(names, ",") != "0001_config,0002_runtime,0003_incidents,0004_heartbeats,0005_receipts" {
+	// Others are added over time: check the known ones, in order.
+	if err != nil || !hasInOrder(names, "0001_config", "0002_runtime", "0003_incidents", "0004_heartbeats", "0005_receipts", "0006_sms", "0007_secrets", "0008_mobile") ||
+		len(names) != ours {
 		t.Errorf("schema_migrations = %q, %v", names, err)
 	}
 
@@ -62,6 +64,17 @@ func TestMigrate(t *testing.T) {
 	if current, err := store.MigrationsCurrent(ctx, pool); err != nil || current {
 		t.Errorf("MigrationsCurrent with a migration missing = %v, %v; want false", current, err)
 	}
+}
+
+// hasInOrder reports whether list contains want, in that order (with
+// others allowed between them).
+func hasInOrder(list []string, want ...string) bool {
+	for _, s := range list {
+		if len(want) > 0 && s == want[0] {
+			want = want[1:]
+		}
+	}
+	return len(want) == 0
 }
 
 func TestMigrateConcurrent(t *testing.T) {

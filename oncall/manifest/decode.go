@@ -21,7 +21,13 @@ var (
 	emailRE        = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s]+$`)
 	slackUserRE    = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	slackChannelRE = regexp.MustCompile(`^([CG][A-Z0-9]{2,}|#[^\s#]{1,80})$`)
+	slackGroupRE   = regexp.MustCompile(`^(S[A-Z0-9]{2,}|@[a-z0-9][a-z0-9._-]{0,79})$`)
 )
+
+// ValidSlackUserGroup reports whether s names a Slack user group as
+// slack_user_group takes it: an ID (S0123ABCD) or a handle with its @
+// (@payments-oncall; Slack keeps handles in lowercase).
+func ValidSlackUserGroup(s string) bool { return slackGroupRE.MatchString(s) }
 
 func validName(s string) bool { return oncall.ValidName(s) }
 
@@ -139,7 +145,7 @@ func (p *parser) user(n *yaml.Node) {
 var contactTypes = []string{ContactSMS, ContactVoice, ContactEmail}
 
 func (p *parser) team(n *yaml.Node) {
-	m := p.mapping(n, "", KindTeam, "kind", "name", "members", "admins", "slack_channel")
+	m := p.mapping(n, "", KindTeam, "kind", "name", "members", "admins", "slack_channel", "slack_user_group")
 	if m == nil {
 		return
 	}
@@ -158,6 +164,7 @@ func (p *parser) team(n *yaml.Node) {
 		t.Admins = append(t.Admins, it.s)
 	}
 	t.SlackChannel = p.slackChannel(m, "slack_channel")
+	t.SlackUserGroup = p.slackUserGroup(m, "slack_user_group")
 	if ok && p.define(KindTeam, name) {
 		p.b.Set.Teams = append(p.b.Set.Teams, t)
 	}
@@ -167,6 +174,14 @@ func (p *parser) slackChannel(m *mapping, key string) string {
 	s, n := m.str(key)
 	if n != nil && !slackChannelRE.MatchString(s) {
 		p.errorf(n, "%s: invalid Slack channel %q (use a channel ID like C0123ABCD or #name)", key, s)
+	}
+	return s
+}
+
+func (p *parser) slackUserGroup(m *mapping, key string) string {
+	s, n := m.str(key)
+	if n != nil && !slackGroupRE.MatchString(s) {
+		p.errorf(n, "%s: invalid Slack user group %q (use a user group ID like S0123ABCD or @handle)", key, s)
 	}
 	return s
 }
@@ -218,13 +233,14 @@ func (p *parser) readICal(file string, n *yaml.Node) []byte {
 var onHolidays = []string{"include", "skip", "only"}
 
 func (p *parser) schedule(n *yaml.Node) {
-	m := p.mapping(n, "", KindSchedule, "kind", "name", "team", "time_zone", "holidays", "layers", "overrides")
+	m := p.mapping(n, "", KindSchedule, "kind", "name", "team", "slack_user_group", "time_zone", "holidays", "layers", "overrides")
 	if m == nil {
 		return
 	}
 	name, ok := p.objectName(m)
 	s := &Schedule{Name: name.s}
 	s.Team = p.optRef(m, "team", KindTeam)
+	s.SlackUserGroup = p.slackUserGroup(m, "slack_user_group")
 	var loc *time.Location
 	if tz, n := m.reqStr("time_zone"); n != nil {
 		s.TimeZone = tz

@@ -27,7 +27,8 @@
 //     (repeats are dropped). "slack" and "push" cannot name a contact method.
 //   - Values are checked: contact addresses (E.164 for sms and voice, an
 //     address with @ for email), slack_id (U.../W...), Slack channels (an ID
-//     C.../G... or #name), severities in match (critical, error, warning,
+//     C.../G... or #name), Slack user groups (an ID S... or @handle, see
+//     ValidSlackUserGroup), severities in match (critical, error, warning,
 //     info, or a ~regex), escalate_after (positive), notification rule after
 //     (>= 0, default 0s), shifts (positive, at most 100000 days), a
 //     heartbeat's timeout (1m to 1000d, whole seconds).
@@ -126,6 +127,10 @@ type Team struct {
 	Members      []string // user names
 	Admins       []string // user names; each must also be a member
 	SlackChannel string   // optional: a channel ID or #name
+	// SlackUserGroup is optional: a Slack user group (an ID "S…" or
+	// "@handle") whose members are, after every handoff, everyone on call
+	// in the team's schedules.
+	SlackUserGroup string
 }
 
 type Holidays struct {
@@ -139,12 +144,17 @@ type Holidays struct {
 }
 
 type Schedule struct {
-	Name      string
-	Team      string // optional
-	TimeZone  string // IANA name
-	Holidays  []string
-	Layers    []Layer
-	Overrides []Override
+	Name     string
+	Team     string // optional
+	TimeZone string // IANA name
+	// SlackUserGroup is optional: a Slack user group (an ID "S…" or
+	// "@handle") whose member is, after every handoff, whoever is on call.
+	// Several teams and schedules may name one group: its members are then
+	// everyone on call in any of them.
+	SlackUserGroup string
+	Holidays       []string
+	Layers         []Layer
+	Overrides      []Override
 }
 
 // Layer as written. Start is the local time in the layer's zone (a value

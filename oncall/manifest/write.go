@@ -206,6 +206,7 @@ func teamNode(t *Team) *yaml.Node {
 	o.optList("members", t.Members)
 	o.optList("admins", t.Admins)
 	o.opt("slack_channel", t.SlackChannel)
+	o.opt("slack_user_group", t.SlackUserGroup)
 	return o.n
 }
 
@@ -229,6 +230,7 @@ func scheduleNode(sc *Schedule) (*yaml.Node, error) {
 	}
 	o := doc(KindSchedule, sc.Name)
 	o.opt("team", sc.Team)
+	o.opt("slack_user_group", sc.SlackUserGroup)
 	o.set("time_zone", str(sc.TimeZone))
 	o.optList("holidays", sc.Holidays)
 	if len(sc.Layers) > 0 {

@@ -215,7 +215,10 @@ var (
 	genText  = rapid.StringMatching(`[ -~]{0,16}|[a-zA-Zé東 \n:#'"-]{1,12}`)
 	genZone  = rapid.SampledFrom([]string{"UTC", "America/New_York", "Europe/Berlin", "Asia/Tokyo", "Australia/Lord_Howe", "America/St_Johns", "Asia/Kolkata"})
 	genPhone = rapid.StringMatching(`\+1415555[0-9]{4}`)
-	genDur   = rapid.SampledFrom([]time.Duration{0, time.Second, 2 * time.Second, 30 * time.Second, time.Minute, 90 * time.Second,
+	// Handles may start with a digit or hold '.', both of which YAML could
+	// read as something other than a string were they not quoted.
+	genUserGroup = rapid.SampledFrom([]string{"", "S0ABC123", "@payments-oncall", "@1.5", "@ops_2"})
+	genDur       = rapid.SampledFrom([]time.Duration{0, time.Second, 2 * time.Second, 30 * time.Second, time.Minute, 90 * time.Second,
 		5 * time.Minute, time.Hour, 36 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour, 25*time.Hour + time.Minute})
 )
 
@@ -234,7 +237,8 @@ func genSet(t *rapid.T) *manifest.Set {
 		}
 		s.Teams = append(s.Teams, &manifest.Team{
 			Name: name, Members: members, Admins: admins,
-			SlackChannel: rapid.SampledFrom([]string{"", "C0ABC123", "#ops", "#payments-oncall"}).Draw(t, "channel"),
+			SlackChannel:   rapid.SampledFrom([]string{"", "C0ABC123", "#ops", "#payments-oncall"}).Draw(t, "channel"),
+			SlackUserGroup: genUserGroup.Draw(t, "user group"),
 		})
 	}
 	for _, name := range rapid.SliceOfNDistinct(genName, 0, 2, rapid.ID).Draw(t, "holidays") {
@@ -355,7 +359,7 @@ func genUser(t *rapid.T, name string) *manifest.User {
 
 func genSchedule(t *rapid.T, name string) *manifest.Schedule {
 	sc := &manifest.Schedule{Name: name, Team: optName(t, "team"), TimeZone: genZone.Draw(t, "tz"),
-		Holidays: rapid.SliceOfNDistinct(genName, 0, 2, rapid.ID).Draw(t, "holidays")}
+		Holidays: rapid.SliceOfNDistinct(genName, 0, 2, rapid.ID).Draw(t, "holidays"), SlackUserGroup: genUserGroup.Draw(t, "user group")}
 	loc, _ := time.LoadLocation(sc.TimeZone)
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, lname := range rapid.SliceOfNDistinct(genName, 0, 3, rapid.ID).Draw(t, "layers") {
