@@ -13,7 +13,6 @@ func (b *Bot) notYet(ctx context.Context, r *request) error {
 	return b.replyText(ctx, r.cmd.ResponseURL, "`/oncall "+r.cmd.Text+"` is not available yet. Try `/oncall help`.")
 }
 
-func (b *Bot) cmdWho(ctx context.Context, r *request) error       { return b.notYet(ctx, r) }
 func (b *Bot) cmdShifts(ctx context.Context, r *request) error    { return b.notYet(ctx, r) }
 func (b *Bot) cmdIncidents(ctx context.Context, r *request) error { return b.notYet(ctx, r) }
 func (b *Bot) cmdAck(ctx context.Context, r *request) error       { return b.notYet(ctx, r) }
