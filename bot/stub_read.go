@@ -18,7 +18,6 @@ func (b *Bot) cmdIncidents(ctx context.Context, r *request) error { return b.not
 func (b *Bot) cmdAck(ctx context.Context, r *request) error       { return b.notYet(ctx, r) }
 func (b *Bot) cmdResolve(ctx context.Context, r *request) error   { return b.notYet(ctx, r) }
 func (b *Bot) cmdPage(ctx context.Context, r *request) error      { return b.notYet(ctx, r) }
-func (b *Bot) cmdMobile(ctx context.Context, r *request) error    { return b.notYet(ctx, r) }
 
 func (b *Bot) pageSubmit(ctx context.Context, cb slack.InteractionCallback) (*slack.ViewSubmissionResponse, error) {
 	return nil, nil

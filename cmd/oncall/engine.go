@@ -40,6 +40,13 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 		}
 	}
 
+	w := wire{cfg: cfg, pool: pool, clock: clock, log: log}
+	for _, add := range []func(context.Context, wire, map[string]notify.Channel) error{addTwilio, addEmail, addPush} {
+		if err := add(ctx, w, channels); err != nil {
+			return nil, nil, err
+		}
+	}
+
 	engine := jobs.NewEngine(pool, clock, channels)
 	workers := river.NewWorkers()
 	engine.Workers(workers)
@@ -62,6 +69,15 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 	}
 	log.Info().Dur("timer_tick", jobs.PromoteInterval).Msg("paging engine started")
 	return engine, rc, nil
+}
+
+// wire is what a provider's wiring (wire_*.go) may need to build its
+// channels and its HTTP routes.
+type wire struct {
+	cfg   *Config
+	pool  *pgxpool.Pool
+	clock oncall.Clock
+	log   zerolog.Logger
 }
 
 func anyChannel(cfg *Config) bool {

@@ -87,6 +87,12 @@ func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
 	(&api.Alerts{DB: pool, Engine: engine}).Register(srv.Mux)
 	(&api.Heartbeats{DB: pool, Engine: engine}).Register(srv.Mux)
 	srv.Mux.Handle("GET /v1/calendars/{token}", &apicalendar.Handler{DB: pool, Clock: opts.clock})
+	w := wire{cfg: cfg, pool: pool, clock: opts.clock, log: log}
+	for _, routes := range []func(wire, *jobs.Engine, *http.ServeMux) error{twilioRoutes, emailRoutes, mobileRoutes} {
+		if err := routes(w, engine, srv.Mux); err != nil {
+			return err
+		}
+	}
 	httpSrv := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
