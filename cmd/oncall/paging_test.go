@@ -117,7 +117,26 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startStack(t testing.TB) *stack {
+// stackOption changes what startStack starts: the configuration applied
+// at start (keep the integrations prom, pd and hook) or the environment
+// (e.g. a provider's URL).
+type stackOption func(config *string, vars map[string]string)
+
+// withEnv adds or replaces environment variables of the server.
+func withEnv(kv map[string]string) stackOption {
+	return func(_ *string, vars map[string]string) {
+		for k, v := range kv {
+			vars[k] = v
+		}
+	}
+}
+
+// withConfig replaces pagingConfig.
+func withConfig(yaml string) stackOption {
+	return func(config *string, _ map[string]string) { *config = yaml }
+}
+
+func startStack(t testing.TB, opts ...stackOption) *stack {
 	t.Helper()
 	sl := slacktest.New(t)
 	sl.AddUser("U0ALICE", "alice@example.com", "alice", "Europe/Berlin")
@@ -127,9 +146,6 @@ func startStack(t testing.TB) *stack {
 	sl.AddChannel("C0PAY", "payments")
 
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "company.yaml"), []byte(pagingConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	pool := storetest.NewEmpty(t)
 	vars := map[string]string{
 		"DATABASE_URL":      storetest.URL(pool),
@@ -141,6 +157,13 @@ func startStack(t testing.TB) *stack {
 		"SLACK_APP_TOKEN":   sl.AppToken(),
 		"SLACK_BOT_TOKEN":   sl.BotToken(),
 		"SLACK_API_URL":     sl.APIURL(),
+	}
+	config := pagingConfig
+	for _, o := range opts {
+		o(&config, vars)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "company.yaml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	cfg, err := LoadConfig(func(k string) string { return vars[k] }, false)
 	if err != nil {
