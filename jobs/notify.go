@@ -88,6 +88,11 @@ func (e *Engine) send(ctx context.Context, tx *txn, id int64, attempt int) (retr
 	}
 	page := e.page(cfg, in, alerts, n.Reason)
 	ch := e.channels[n.Method]
+	if n.Method == notify.MethodPush && ch != nil {
+		if to.Devices, err = e.pushDevices(ctx, tx, n.User); err != nil {
+			return retryLater{}, err
+		}
+	}
 
 	// The per-number rate limit: at most one message (or call) per
 	// interval to a number; pages that pile up meanwhile wait, and go out
@@ -136,6 +141,10 @@ func (e *Engine) send(ctx context.Context, tx *txn, id int64, attempt int) (retr
 		who = n.Address
 	}
 	entry := store.LogEntry{IncidentID: in.ID, At: now, Actor: ActorSystem, User: n.User, Method: n.Method}
+	var dbErr error
+	if err, dbErr = e.dropUnregistered(ctx, tx, in.ID, n.User, rcpt, err, now); dbErr != nil {
+		return retryLater{}, dbErr
+	}
 	if err == nil {
 		entry.Event, entry.Message = "notified", fmt.Sprintf("notified %s by %s (%s): delivered", who, methodName(n), n.Reason)
 		if len(bundle) > 0 {
