@@ -39,6 +39,8 @@ type Channel struct {
 	api   *slack.Client
 	token string
 	users *userCache
+	// groups caches user group handles' ids (usergroups.go).
+	groups groupCache
 }
 
 var (
