@@ -43,7 +43,6 @@ func (b *Bot) actions() map[string]actionHandler {
 		"escalation_": b.escalationAction,
 		"rules_":      b.rulesAction,
 		"contact_":    b.contactAction,
-		"cover_":      b.coverAction,
 		"home_":       b.homeAction,
 	}
 }
@@ -61,7 +60,6 @@ func (b *Bot) views() map[string]viewHandler {
 		"rules":      b.rulesSubmit,
 		"contact":    b.contactSubmit,
 		"page":       b.pageSubmit,
-		"cover":      b.coverSubmit,
 	}
 }
 
