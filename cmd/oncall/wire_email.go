@@ -4,12 +4,59 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
+	apiemail "github.com/oncall/oncall/api/email"
 	"github.com/oncall/oncall/jobs"
 	"github.com/oncall/oncall/notify"
+	"github.com/oncall/oncall/notify/email"
+	"github.com/oncall/oncall/store"
 )
 
-func addEmail(ctx context.Context, w wire, channels map[string]notify.Channel) error { return nil }
+// emailSecret names the server secret that signs the action links; every
+// process of a deployment reads the same one from the database.
+const emailSecret = "email-links"
 
-func emailRoutes(w wire, engine *jobs.Engine, mux *http.ServeMux) error { return nil }
+// addEmail puts the SMTP channel under notify.MethodEmail when SMTP_URL is
+// set. Its action links point at ONCALL_PUBLIC_URL.
+func addEmail(ctx context.Context, w wire, channels map[string]notify.Channel) error {
+	if !w.cfg.SMTP.Enabled() {
+		return nil
+	}
+	signer, err := emailSigner(ctx, w)
+	if err != nil {
+		return err
+	}
+	ch, err := email.New(email.Config{
+		URL: w.cfg.SMTP.URL.String(), From: w.cfg.SMTP.From, PublicURL: w.cfg.PublicURL,
+		Signer: signer, Clock: w.clock,
+	})
+	if err != nil {
+		return fmt.Errorf("email channel: %w", err)
+	}
+	channels[notify.MethodEmail] = ch
+	return nil
+}
+
+// emailRoutes serves the action links (GET confirms, POST acts) when email
+// is on; without it no link was ever sent.
+func emailRoutes(w wire, engine *jobs.Engine, mux *http.ServeMux) error {
+	if !w.cfg.SMTP.Enabled() {
+		return nil
+	}
+	signer, err := emailSigner(context.Background(), w)
+	if err != nil {
+		return err
+	}
+	(&apiemail.Handler{DB: w.pool, Engine: engine, Signer: signer, Clock: w.clock}).Register(mux)
+	return nil
+}
+
+func emailSigner(ctx context.Context, w wire) (*email.Signer, error) {
+	key, err := store.ServerSecret(ctx, w.pool, emailSecret)
+	if err != nil {
+		return nil, fmt.Errorf("email link key: %w", err)
+	}
+	return email.NewSigner(key)
+}
