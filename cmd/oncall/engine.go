@@ -51,11 +51,19 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 	workers := river.NewWorkers()
 	engine.Workers(workers)
 	engine.HeartbeatWorkers(workers)
+	if cfg.Slack.Enabled() {
+		engine.HandoffWorkers(workers)
+	}
 	rc, err := jobs.NewRiver(pool, workers, slogFor(log), clock)
 	if err != nil {
 		return nil, nil, err
 	}
 	rc.PeriodicJobs().AddMany(jobs.HeartbeatPeriodicJobs())
+	if cfg.Slack.Enabled() {
+		// Handoffs: user groups that follow the on-call, handoff notices,
+		// the weekly gap report.
+		rc.PeriodicJobs().AddMany(engine.HandoffPeriodicJobs())
+	}
 	engine.SetRiver(rc)
 	if err := rc.Start(ctx); err != nil {
 		return nil, nil, fmt.Errorf("start river: %w", err)

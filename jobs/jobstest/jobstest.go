@@ -58,6 +58,7 @@ func New(tb testing.TB, set *manifest.Set, channels map[string]notify.Channel) *
 	workers := river.NewWorkers()
 	b.Engine.Workers(workers)
 	b.Engine.HeartbeatWorkers(workers)
+	b.Engine.HandoffWorkers(workers) // handoff jobs exist only when a test plans them
 	b.River, err = jobs.NewRiver(b.Pool, workers, slog.New(slog.DiscardHandler), b.Clock)
 	if err != nil {
 		tb.Fatal(err)
