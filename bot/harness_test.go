@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -70,8 +71,10 @@ func (h *harness) ctx() context.Context {
 // the envelope was acknowledged within Slack's 3 seconds.
 func (h *harness) slash(user, text string) json.RawMessage {
 	h.t.Helper()
-	responseURL := "/commands/" + slacktest.TeamID + "/" + url.PathEscape(strings.ReplaceAll(user+"-"+text, " ", "_"))
+	// The count of replies so far keeps a repeated command's URL apart.
 	before := len(h.slack.Calls("response_url"))
+	responseURL := fmt.Sprintf("/commands/%s/%d/%s", slacktest.TeamID, before, url.PathEscape(strings.ReplaceAll(user+"-"+text, " ", "_")))
+	path, _ := url.PathUnescape(responseURL) // the fake records the path decoded
 	env := h.slack.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: text, UserID: user,
 		ResponseURL: h.slack.URL() + responseURL})
 	ack, err := h.slack.WaitForAck(h.ctx(), env)
@@ -82,7 +85,7 @@ func (h *harness) slash(user, text string) json.RawMessage {
 		h.t.Errorf("/oncall %s: acknowledged after %s", text, ack.Latency)
 	}
 	c, err := h.slack.WaitFor(h.ctx(), func(c slacktest.Call) bool {
-		return c.Method == "response_url" && c.Params.Get("path") == responseURL
+		return c.Method == "response_url" && c.Params.Get("path") == path
 	})
 	if err != nil {
 		h.t.Fatalf("/oncall %s: no reply (%d replies before): %v", text, before, err)

@@ -18,7 +18,7 @@ func (b *Bot) commands() map[string]command {
 		"help":       {usage: "help", help: "this list", public: true, run: b.cmdHelp},
 		"who":        {usage: "who [schedule|service|team]", help: "who is on call now, and next", public: true, run: b.cmdWho},
 		"shifts":     {usage: "shifts [@user]", help: "the next on-call shifts", run: b.cmdShifts},
-		"incidents":  {usage: "incidents", help: "open incidents, with buttons", run: b.cmdIncidents},
+		"incidents":  {usage: "incidents [page]", help: "open incidents, with buttons", run: b.cmdIncidents},
 		"ack":        {usage: "ack <id>", help: "acknowledge an incident", run: b.cmdAck},
 		"resolve":    {usage: "resolve <id>", help: "resolve an incident", run: b.cmdResolve},
 		"page":       {usage: "page @user|service|team <message>", help: "page someone by hand", run: b.cmdPage},

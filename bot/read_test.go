@@ -1,0 +1,340 @@
+package bot_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncall/oncall/jobs"
+	"github.com/oncall/oncall/notify/slack/slacktest"
+	"github.com/oncall/oncall/store"
+)
+
+// Tests of /oncall shifts, incidents, ack, resolve, page and the App Home.
+
+// readNow is the instant the golden surfaces are rendered at: Tuesday 5
+// January 2027, 15:00:20 UTC (10:00 in New York, where the schedules
+// hand off), 20 s past the minute so the drift of a running test never
+// changes a rounded time.
+var readNow = time.Date(2027, time.January, 5, 15, 0, 20, 0, time.UTC)
+
+// freezeAt moves the harness's clock to readNow.
+func freezeAt(h *harness) { h.b.Clock.Advance(readNow.Sub(h.b.Clock.Now())) }
+
+// manualPage pages user by hand, as the test, and waits for the pages to
+// go out.
+func manualPage(t *testing.T, h *harness, user, summary string) int64 {
+	t.Helper()
+	in, err := h.b.Engine.ManualPage(context.Background(), jobs.ManualPageRequest{Actor: "test", User: user, Summary: summary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.b.Settle(t)
+	return in.ID
+}
+
+func replyText(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var m struct {
+		Text string `json:"text"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("reply: %v\n%s", err, raw)
+	}
+	return m.Text
+}
+
+func wantReply(t *testing.T, h *harness, user, text, want string) {
+	t.Helper()
+	if got := replyText(t, h.slash(user, text)); !strings.Contains(got, want) {
+		t.Errorf("/oncall %s as %s: %q, want it to contain %q", text, user, got, want)
+	}
+}
+
+func TestShifts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	freezeAt(h)
+	golden(t, "shifts", h.slash("U0ALICE", "shifts"))
+	golden(t, "shifts_other", h.slash("U0ALICE", "shifts <@U0BOB|bob>"))
+	wantReply(t, h, "U0BOB", "shifts carol", "Next shifts of carol")
+	wantReply(t, h, "U0ALICE", "shifts caroll", `did you mean "carol"`)
+	wantReply(t, h, "U0ALICE", "shifts <@U0STRANGER|stranger>", "is not a user of oncall")
+	wantReply(t, h, "U0ALICE", "shifts bob carol", "Usage: `/oncall shifts")
+	wantReply(t, h, "U0STRANGER", "shifts", "You are not a user of oncall")
+}
+
+func TestIncidentsAckResolve(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	freezeAt(h)
+	id := manualPage(t, h, "alice", "Checkout is failing for EU cards")
+	h.b.Clock.Advance(2 * time.Minute)
+	manualPage(t, h, "carol", "Disk almost full on db-3")
+	golden(t, "incidents", h.slash("U0BOB", "incidents"))
+
+	page, err := h.slack.WaitForMessage(h.ctx(), "DU0ALICE", func(m slacktest.Message) bool { return strings.Contains(m.Text, "#1 ") })
+	if err != nil {
+		t.Fatalf("alice was not paged in Slack: %v", err)
+	}
+	wantReply(t, h, "U0STRANGER", "ack 1", "You are not a user of oncall")
+	wantReply(t, h, "U0BOB", "ack 1", "You may not acknowledge incident #1")
+	wantReply(t, h, "U0ALICE", "ack", "Usage: `/oncall ack <id>`")
+	wantReply(t, h, "U0ALICE", "ack one", "`one` is not an incident number")
+	wantReply(t, h, "U0ALICE", "ack 99", "There is no incident #99")
+	if in := incident(t, h, id); in.State != store.StateTriggered {
+		t.Fatalf("refused acks changed the incident: %s", in.State)
+	}
+
+	wantReply(t, h, "U0ALICE", "ack #1", "Acknowledged incident #1: Checkout is failing for EU cards")
+	if in := incident(t, h, id); in.State != store.StateAcknowledged || in.AcknowledgedBy != "alice" {
+		t.Fatalf("after /oncall ack: %s by %q", in.State, in.AcknowledgedBy)
+	}
+	h.b.Settle(t)
+	if _, err := h.slack.WaitForMessage(h.ctx(), "DU0ALICE", func(m slacktest.Message) bool {
+		return m.TS == page.TS && m.Updates > 0 && strings.Contains(m.Text, "acknowledged by alice")
+	}); err != nil {
+		t.Fatalf("the page was not updated: %v", err)
+	}
+	wantReply(t, h, "U0ALICE", "ack 1", "Incident #1 is already acknowledged by alice")
+
+	wantReply(t, h, "U0ALICE", "resolve 1", "Resolved incident #1")
+	if in := incident(t, h, id); in.State != store.StateResolved {
+		t.Fatalf("after /oncall resolve: %s", in.State)
+	}
+	wantReply(t, h, "U0ALICE", "resolve 1", "already resolved by alice")
+	if got := string(h.slash("U0BOB", "incidents")); strings.Contains(got, "#1 ") || !strings.Contains(got, "#2 ") {
+		t.Errorf("incidents after resolving #1:\n%s", got)
+	}
+	wantReply(t, h, "U0BOB", "incidents 0", "is not a page number")
+}
+
+func TestIncidentsPaginate(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	for i := range 30 {
+		if _, err := h.b.Engine.ManualPage(context.Background(), jobs.ManualPageRequest{Actor: "test", User: "dave",
+			Summary: strings.Repeat("long summary ", 40) + string(rune('a'+i%26))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, text := range []string{"incidents", "incidents 2"} {
+		var msg struct {
+			Blocks []json.RawMessage `json:"blocks"`
+		}
+		raw := h.slash("U0ALICE", text)
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			t.Fatal(err)
+		}
+		if len(msg.Blocks) > 50 {
+			t.Errorf("/oncall %s: %d blocks, Slack allows 50", text, len(msg.Blocks))
+		}
+		if text == "incidents" && !strings.Contains(string(raw), "/oncall incidents 2") {
+			t.Errorf("/oncall incidents does not point to the next page")
+		}
+		if text == "incidents 2" && !strings.Contains(string(raw), "#7 ") {
+			t.Errorf("page 2 does not show incident 7:\n%s", raw)
+		}
+	}
+}
+
+func incident(t *testing.T, h *harness, id int64) *store.Incident {
+	t.Helper()
+	in, err := store.IncidentGet(context.Background(), h.b.Pool, id, store.LockNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func TestPageDirect(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	wantReply(t, h, "U0ALICE", "page bob   The database is on fire", "Paged *bob*: incident #1, high urgency")
+	in := incident(t, h, 1)
+	if in.Summary != "The database is on fire" || in.Source != jobs.SourceManual {
+		t.Errorf("incident: %q from %q", in.Summary, in.Source)
+	}
+	wantReply(t, h, "U0ALICE", "page payments-api checkout down", "Paged service *payments-api*: incident #2")
+	wantReply(t, h, "U0ALICE", "page <@U0CAROL|carol> look at #2", "Paged <@U0CAROL>: incident #3")
+	wantReply(t, h, "U0ALICE", "page paymnts hello", `did you mean "payments"`)
+	wantReply(t, h, "U0STRANGER", "page bob hi", "You are not a user of oncall")
+}
+
+func TestPageModal(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	h.slack.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: "page", UserID: "U0ALICE"})
+	modal := waitModal(t, h, "U0ALICE")
+	golden(t, "page_modal", withoutMetadata(t, modal.JSON))
+
+	// Mistakes come back next to their fields, and the modal stays open.
+	env := h.slack.SendViewSubmission(slacktest.ViewSubmission{ViewID: modal.ID, Values: map[string]map[string]slacktest.Value{
+		"target":  {"v": {Type: "static_select", SelectedOption: &slacktest.SelectOption{Text: "bob", Value: "user:bob"}}},
+		"summary": {"v": {Type: "plain_text_input", Value: "   "}},
+		"urgency": {"v": {Type: "radio_buttons", SelectedOption: &slacktest.SelectOption{Text: "Low", Value: "low"}}},
+		"policy":  {"v": {Type: "plain_text_input", Value: "paymnts"}},
+	}})
+	errs := viewErrors(t, h, env)
+	if !strings.Contains(errs["summary"], "Say what the page is about") || !strings.Contains(errs["policy"], `did you mean "payments"`) || len(errs) != 2 {
+		t.Errorf("errors: %v", errs)
+	}
+	if v, _ := h.slack.View(modal.ID); v.Closed {
+		t.Error("the modal closed on errors")
+	}
+
+	// A target that is gone (removed since the modal opened) is refused
+	// next to its field.
+	env = h.slack.SendViewSubmission(slacktest.ViewSubmission{ViewID: modal.ID, Values: map[string]map[string]slacktest.Value{
+		"target":  {"v": {Type: "static_select", SelectedOption: &slacktest.SelectOption{Text: "x", Value: "user:nobody"}}},
+		"summary": {"v": {Type: "plain_text_input", Value: "Help"}},
+	}})
+	if errs := viewErrors(t, h, env); !strings.Contains(errs["target"], "I know no user, service or team called") {
+		t.Errorf("errors: %v", errs)
+	}
+
+	env = h.slack.SendViewSubmission(slacktest.ViewSubmission{ViewID: modal.ID, Values: map[string]map[string]slacktest.Value{
+		"target":  {"v": {Type: "static_select", SelectedOption: &slacktest.SelectOption{Text: "bob", Value: "user:bob"}}},
+		"summary": {"v": {Type: "plain_text_input", Value: "Please look at the queue"}},
+		"urgency": {"v": {Type: "radio_buttons", SelectedOption: &slacktest.SelectOption{Text: "Low", Value: "low"}}},
+		"policy":  {"v": {Type: "static_select", SelectedOption: &slacktest.SelectOption{Text: "payments", Value: "payments"}}},
+	}})
+	if errs := viewErrors(t, h, env); len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if v, _ := h.slack.View(modal.ID); !v.Closed {
+		t.Error("the modal stayed open")
+	}
+	in := incident(t, h, 1)
+	if in.Summary != "Please look at the queue" || in.Urgency != "low" || in.PolicyName != "payments" {
+		t.Errorf("incident: %q, %s urgency, policy %q", in.Summary, in.Urgency, in.PolicyName)
+	}
+	if _, err := h.slack.WaitFor(h.ctx(), func(c slacktest.Call) bool {
+		return c.Method == "response_url" && strings.Contains(string(c.JSON), "Paged *bob*: incident #1, low urgency")
+	}); err != nil {
+		t.Errorf("no confirmation: %v", err)
+	}
+
+	// A stranger's submission is refused.
+	h.slack.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: "page bob", UserID: "U0CAROL"})
+	modal = waitModal(t, h, "U0CAROL")
+	if !strings.Contains(string(modal.Blocks), `"user:bob"`) || !strings.Contains(string(modal.Blocks), "initial_option") {
+		t.Errorf("/oncall page bob: the modal does not choose bob:\n%s", modal.Blocks)
+	}
+	env = h.slack.SendViewSubmission(slacktest.ViewSubmission{ViewID: modal.ID, UserID: "U0STRANGER", Values: map[string]map[string]slacktest.Value{
+		"summary": {"v": {Type: "plain_text_input", Value: "hi"}},
+	}})
+	if errs := viewErrors(t, h, env); !strings.Contains(errs["target"], "not a user of oncall") {
+		t.Errorf("stranger: %v", errs)
+	}
+}
+
+// withoutMetadata is a view without its private_metadata (which holds the
+// command's response_url, a different one each run).
+func withoutMetadata(t *testing.T, view json.RawMessage) json.RawMessage {
+	t.Helper()
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal(view, &v); err != nil {
+		t.Fatal(err)
+	}
+	delete(v, "private_metadata")
+	out, _ := json.Marshal(v)
+	return out
+}
+
+func waitModal(t *testing.T, h *harness, user string) slacktest.View {
+	t.Helper()
+	var out slacktest.View
+	err := h.slack.WaitUntil(h.ctx(), func() bool {
+		for _, v := range h.slack.Views() {
+			if v.Type == "modal" && v.UserID == user && v.CallbackID == "page" && !v.Closed {
+				out = v
+				return true
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("no page modal for %s: %v", user, err)
+	}
+	return out
+}
+
+// viewErrors is the field errors of a submission's ack.
+func viewErrors(t *testing.T, h *harness, env string) map[string]string {
+	t.Helper()
+	ack, err := h.slack.WaitForAck(h.ctx(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Action string            `json:"response_action"`
+		Errors map[string]string `json:"errors"`
+	}
+	if len(ack.Payload) > 0 {
+		if err := json.Unmarshal(ack.Payload, &resp); err != nil {
+			t.Fatalf("ack: %v\n%s", err, ack.Payload)
+		}
+	}
+	return resp.Errors
+}
+
+func TestHome(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	freezeAt(h)
+	ctx := context.Background()
+	code, err := store.PairingCodeCreate(ctx, h.b.Pool, "alice", h.b.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := store.PairingCodeRedeem(ctx, h.b.Pool, code, "Alice's iPhone", h.b.Clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.b.Pool.Exec(ctx, `UPDATE contact_methods SET verified_at = $1 WHERE name = 'cell'`, h.b.Clock.Now().Add(-24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	id := manualPage(t, h, "alice", "Checkout is failing for EU cards")
+
+	home := openHome(t, h, "U0ALICE", 0)
+	golden(t, "home", home.JSON)
+
+	h.slack.SendBlockAction(slacktest.BlockAction{UserID: "U0ALICE", ActionID: "home_ack", Value: "1", ViewID: home.ID})
+	home = waitHome(t, h, "U0ALICE", 1)
+	if in := incident(t, h, id); in.State != store.StateAcknowledged || in.AcknowledgedBy != "alice" {
+		t.Fatalf("after the Home's ack: %s by %q", in.State, in.AcknowledgedBy)
+	}
+	got := string(home.Blocks)
+	if !strings.Contains(got, "Acknowledged incident #1") || strings.Contains(got, `"home_ack"`) || !strings.Contains(got, `"home_resolve"`) {
+		t.Errorf("the Home after the ack:\n%s", got)
+	}
+
+	// Someone not ours sees why nothing is there.
+	if got := string(openHome(t, h, "U0STRANGER", 0).Blocks); !strings.Contains(got, "not a user of oncall") {
+		t.Errorf("stranger's Home:\n%s", got)
+	}
+}
+
+// openHome opens userID's App Home and waits for it to be published (for
+// the updates-th time after the first).
+func openHome(t *testing.T, h *harness, userID string, updates int) slacktest.View {
+	t.Helper()
+	h.slack.SendAppHomeOpened(userID)
+	return waitHome(t, h, userID, updates)
+}
+
+func waitHome(t *testing.T, h *harness, userID string, updates int) slacktest.View {
+	t.Helper()
+	var v slacktest.View
+	err := h.slack.WaitUntil(h.ctx(), func() bool {
+		var ok bool
+		v, ok = h.slack.HomeView(userID)
+		return ok && v.Updates >= updates
+	})
+	if err != nil {
+		t.Fatalf("no App Home for %s: %v", userID, err)
+	}
+	return v
+}
