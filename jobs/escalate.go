@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/oncall/oncall/notify"
 	"github.com/oncall/oncall/oncall"
@@ -34,7 +35,15 @@ type escalateWorker struct {
 
 func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs]) error {
 	return w.e.inTx(ctx, func(tx *txn) error {
-		return w.e.escalate(ctx, tx, job.Args)
+		if err := w.e.escalate(ctx, tx, job.Args); err != nil {
+			return err
+		}
+		// Completed in the step's own transaction: River's completer marks
+		// jobs done after the commit, and a process killed in between left
+		// the job running, to be rescued and run again: the step paged
+		// twice and a second chain of timers (found by e2e.TestCrashRestart).
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx.Tx, job)
+		return err
 	})
 }
 
