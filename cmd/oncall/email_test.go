@@ -96,7 +96,8 @@ func TestEmailPageAndAckByLink(t *testing.T) {
 		t.Fatalf("parts %v; want text/plain, text/html", types)
 	}
 	for name, body := range map[string]string{"text": m.Text, "html": m.HTML} {
-		for _, want := range []string{"[FIRING:2] DiskFull (critical)", "payments-api", "payments", "critical", "alertname", "DiskFull", "triggered"} {
+		for _, want := range []string{"[FIRING:2] DiskFull (critical)", "payments-api", "payments", "critical", "alertname", "DiskFull", "triggered",
+			"receiver", "hook"} { // Alertmanager's details
 			if !strings.Contains(body, want) {
 				t.Errorf("%s part lacks %q:\n%s", name, want, body)
 			}

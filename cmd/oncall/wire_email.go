@@ -5,7 +5,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
+	"time"
 
 	apiemail "github.com/oncall/oncall/api/email"
 	"github.com/oncall/oncall/jobs"
@@ -36,6 +39,10 @@ func addEmail(ctx context.Context, w wire, channels map[string]notify.Channel) e
 		return fmt.Errorf("email channel: %w", err)
 	}
 	channels[notify.MethodEmail] = ch
+	if u, err := url.Parse(w.cfg.PublicURL); err == nil && isLoopback(u.Hostname()) {
+		w.log.Warn().Str("public_url", w.cfg.PublicURL).
+			Msg("email links to acknowledge and resolve point at this machine only: set ONCALL_PUBLIC_URL to the address responders reach")
+	}
 	return nil
 }
 
@@ -45,12 +52,22 @@ func emailRoutes(w wire, engine *jobs.Engine, mux *http.ServeMux) error {
 	if !w.cfg.SMTP.Enabled() {
 		return nil
 	}
-	signer, err := emailSigner(context.Background(), w)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	signer, err := emailSigner(ctx, w)
 	if err != nil {
 		return err
 	}
 	(&apiemail.Handler{DB: w.pool, Engine: engine, Signer: signer, Clock: w.clock}).Register(mux)
 	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func emailSigner(ctx context.Context, w wire) (*email.Signer, error) {
