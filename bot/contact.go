@@ -160,10 +160,7 @@ func (f contactForm) parse(cur *manifest.Set, u *manifest.User) (*manifest.User,
 	for i, m := range f.Methods {
 		before := len(errs)
 		if m.Name == "" {
-			if m.Address != "" {
-				errs.add(methodNameID(i), "Name this method (or clear its address to remove it).")
-			}
-			continue
+			continue // removed
 		}
 		switch {
 		case m.Name == manifest.NotifySlack || m.Name == manifest.NotifyPush:

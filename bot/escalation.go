@@ -7,6 +7,7 @@ package bot
 // button tells anyone else at once rather than after they typed).
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ func policyListBlocks(set *manifest.Set) []slack.Block {
 	for _, p := range list {
 		lines := []string{policyTitle(p)}
 		for i, st := range p.Steps {
-			lines = append(lines, fmt.Sprintf("%d. %s · %s", i+1, targetsText(st.Targets, pp), oncall.FormatDuration(st.EscalateAfter)))
+			lines = append(lines, fmt.Sprintf("%d. %s · after %s", i+1, targetsText(st.Targets, pp), oncall.FormatDuration(st.EscalateAfter)))
 		}
 		sec := slack.NewSectionBlock(kit.md(strings.Join(lines, "\n")), nil,
 			slack.NewAccessory(kit.button(actPolicyEdit, p.Name, "Edit")))
@@ -504,7 +505,7 @@ func (b *Bot) openPolicyModal(ctx context.Context, cb slack.InteractionCallback,
 	if err != nil {
 		return err
 	}
-	meta := cfgMeta{Channel: cb.Channel.ID}
+	meta := cfgMeta{Channel: cmp.Or(cb.Channel.ID, cb.Container.ChannelID)}
 	var p *manifest.EscalationPolicy
 	if !create {
 		p = findNamed(set.Policies, name, func(x *manifest.EscalationPolicy) string { return x.Name })
@@ -565,6 +566,7 @@ func (b *Bot) escalationSubmit(ctx context.Context, cb slack.InteractionCallback
 		if !ok {
 			return nil, err
 		}
+		errs := cfgErrors{}
 		first := stepTargetsID(0)
 		if existing == nil {
 			first = "name"

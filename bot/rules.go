@@ -9,6 +9,7 @@ package bot
 // changed is checked for permission: the admins of its service's team.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -443,7 +444,7 @@ func (b *Bot) openRuleModal(ctx context.Context, cb slack.InteractionCallback, c
 	if err != nil {
 		return err
 	}
-	meta := cfgMeta{Channel: cb.Channel.ID}
+	meta := cfgMeta{Channel: cmp.Or(cb.Channel.ID, cb.Container.ChannelID)}
 	var r *manifest.AlertRule
 	if create {
 		if len(adminTeams(set, user)) == 0 {
@@ -497,6 +498,7 @@ func (b *Bot) rulesSubmit(ctx context.Context, cb slack.InteractionCallback) (*s
 		if !ok {
 			return nil, err
 		}
+		errs := cfgErrors{}
 		errs.add("service", "%s", msg)
 		return errs.response(), nil
 	}
