@@ -107,11 +107,11 @@ func pagedText(set *manifest.Set, to target, id int64, urgency string) string {
 // "user:alice"-style value, or a name (users first, then services, then
 // teams). problem says why there is none.
 func (b *Bot) findTarget(ctx context.Context, set *manifest.Set, arg string) (target, string, error) {
-	if _, ok := mentionID(arg); ok || strings.HasPrefix(arg, "@") {
+	if _, ok := mentionID(arg); ok {
 		name, problem, err := b.findUser(ctx, set, arg)
 		return target{"user", name}, problem, err
 	}
-	arg = strings.TrimPrefix(arg, "#")
+	arg = strings.TrimLeft(arg, "@#")
 	kind, name, typed := strings.Cut(arg, ":")
 	if !typed {
 		name = arg

@@ -53,10 +53,18 @@ func wantReply(t *testing.T, h *harness, user, text, want string) {
 	}
 }
 
-func TestShifts(t *testing.T) {
+// One harness per test keeps the suite fast: each test runs its surfaces
+// in steps, in order.
+
+func TestShiftsAndHome(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, company())
 	freezeAt(h)
+	shiftsSteps(t, h)
+	homeSteps(t, h)
+}
+
+func shiftsSteps(t *testing.T, h *harness) {
 	golden(t, "shifts", h.slash("U0ALICE", "shifts"))
 	golden(t, "shifts_other", h.slash("U0ALICE", "shifts <@U0BOB|bob>"))
 	wantReply(t, h, "U0BOB", "shifts carol", "Next shifts of carol")
@@ -66,10 +74,15 @@ func TestShifts(t *testing.T) {
 	wantReply(t, h, "U0STRANGER", "shifts", "You are not a user of oncall")
 }
 
-func TestIncidentsAckResolve(t *testing.T) {
+func TestIncidents(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, company())
 	freezeAt(h)
+	ackResolveSteps(t, h)
+	paginateSteps(t, h)
+}
+
+func ackResolveSteps(t *testing.T, h *harness) {
 	id := manualPage(t, h, "alice", "Checkout is failing for EU cards")
 	h.b.Clock.Advance(2 * time.Minute)
 	manualPage(t, h, "carol", "Disk almost full on db-3")
@@ -111,11 +124,11 @@ func TestIncidentsAckResolve(t *testing.T) {
 	wantReply(t, h, "U0BOB", "incidents 0", "is not a page number")
 }
 
-func TestIncidentsPaginate(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, company())
-	for i := range 30 {
-		if _, err := h.b.Engine.ManualPage(context.Background(), jobs.ManualPageRequest{Actor: "test", User: "dave",
+// paginateSteps opens 24 more incidents for alice: with #2 still open,
+// 25 in all, more than a message's page (23) and the Home's 20.
+func paginateSteps(t *testing.T, h *harness) {
+	for i := range 24 {
+		if _, err := h.b.Engine.ManualPage(context.Background(), jobs.ManualPageRequest{Actor: "test", User: "alice",
 			Summary: strings.Repeat("long summary ", 40) + string(rune('a'+i%26))}); err != nil {
 			t.Fatal(err)
 		}
@@ -134,9 +147,19 @@ func TestIncidentsPaginate(t *testing.T) {
 		if text == "incidents" && !strings.Contains(string(raw), "/oncall incidents 2") {
 			t.Errorf("/oncall incidents does not point to the next page")
 		}
-		if text == "incidents 2" && !strings.Contains(string(raw), "#7 ") {
-			t.Errorf("page 2 does not show incident 7:\n%s", raw)
+		if text == "incidents 2" && !strings.Contains(string(raw), "#2 ") {
+			t.Errorf("page 2 does not show incident 2:\n%s", raw)
 		}
+	}
+	var home struct {
+		Blocks []json.RawMessage `json:"blocks"`
+	}
+	raw := openHome(t, h, "U0ALICE", 0).JSON
+	if err := json.Unmarshal(raw, &home); err != nil {
+		t.Fatal(err)
+	}
+	if len(home.Blocks) > 100 || !strings.Contains(string(raw), "More: `/oncall incidents`") {
+		t.Errorf("App Home with 24 incidents: %d blocks (Slack allows 100)\n%s", len(home.Blocks), raw)
 	}
 }
 
@@ -149,23 +172,28 @@ func incident(t *testing.T, h *harness, id int64) *store.Incident {
 	return in
 }
 
-func TestPageDirect(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, company())
-	wantReply(t, h, "U0ALICE", "page bob   The database is on fire", "Paged *bob*: incident #1, high urgency")
-	in := incident(t, h, 1)
+// pageDirectSteps pages without the modal (incident #1 is the modal's).
+func pageDirectSteps(t *testing.T, h *harness) {
+	wantReply(t, h, "U0ALICE", "page bob   The database is on fire", "Paged *bob*: incident #2, high urgency")
+	in := incident(t, h, 2)
 	if in.Summary != "The database is on fire" || in.Source != jobs.SourceManual {
 		t.Errorf("incident: %q from %q", in.Summary, in.Source)
 	}
-	wantReply(t, h, "U0ALICE", "page payments-api checkout down", "Paged service *payments-api*: incident #2")
-	wantReply(t, h, "U0ALICE", "page <@U0CAROL|carol> look at #2", "Paged <@U0CAROL>: incident #3")
+	wantReply(t, h, "U0ALICE", "page payments-api checkout down", "Paged service *payments-api*: incident #3")
+	wantReply(t, h, "U0ALICE", "page <@U0CAROL|carol> look at #2", "Paged <@U0CAROL>: incident #4")
 	wantReply(t, h, "U0ALICE", "page paymnts hello", `did you mean "payments"`)
+	wantReply(t, h, "U0ALICE", "page @payments all hands", "Paged team *payments*: incident #5")
 	wantReply(t, h, "U0STRANGER", "page bob hi", "You are not a user of oncall")
 }
 
-func TestPageModal(t *testing.T) {
+func TestPage(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, company())
+	pageModalSteps(t, h)
+	pageDirectSteps(t, h)
+}
+
+func pageModalSteps(t *testing.T, h *harness) {
 	h.slack.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: "page", UserID: "U0ALICE"})
 	modal := waitModal(t, h, "U0ALICE")
 	golden(t, "page_modal", withoutMetadata(t, modal.JSON))
@@ -281,10 +309,7 @@ func viewErrors(t *testing.T, h *harness, env string) map[string]string {
 	return resp.Errors
 }
 
-func TestHome(t *testing.T) {
-	t.Parallel()
-	h := newHarness(t, company())
-	freezeAt(h)
+func homeSteps(t *testing.T, h *harness) {
 	ctx := context.Background()
 	code, err := store.PairingCodeCreate(ctx, h.b.Pool, "alice", h.b.Clock.Now())
 	if err != nil {
