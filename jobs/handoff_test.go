@@ -340,9 +340,9 @@ func TestGapReport(t *testing.T) {
 func TestGapReportAt(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ now, want string }{
-		{"2027-03-10T12:00:00Z", "2027-03-15T09:00:00Z"}, // Wednesday
-		{"2027-03-15T08:59:00Z", "2027-03-15T09:00:00Z"}, // Monday, before
-		{"2027-03-15T09:00:00Z", "2027-03-22T09:00:00Z"}, // Monday, on the dot
+		{"2027-03-10T12:00:00Z", "2027-03-15T09:00:00Z"},      // Wednesday
+		{"2027-03-15T08:59:00Z", "2027-03-15T09:00:00Z"},      // Monday, before
+		{"2027-03-15T09:00:00Z", "2027-03-22T09:00:00Z"},      // Monday, on the dot
 		{"2027-03-14T23:00:00-05:00", "2027-03-15T09:00:00Z"}, // Monday 04:00 UTC
 	} {
 		now, _ := time.Parse(time.RFC3339, tc.now)
