@@ -148,7 +148,19 @@ func (b *Bot) scheduleAction(ctx context.Context, cb slack.InteractionCallback, 
 // owning team. It lets a modal refuse before its preview, with the words
 // b.change would use.
 func schedMayChange(cur *manifest.Set, actor string, objs *manifest.Set) error {
-	for _, team := range owningTeams(cur, objs) {
+	teams := owningTeams(cur, objs)
+	slices.SortStableFunc(teams, func(a, b string) int { // "" last: a named team's refusal says more
+		switch {
+		case a == b:
+			return 0
+		case a == "":
+			return 1
+		case b == "":
+			return -1
+		}
+		return 0
+	})
+	for _, team := range teams {
 		if administers(cur, actor, team) {
 			continue
 		}

@@ -289,6 +289,7 @@ func (b *Bot) schedulePreview(ctx context.Context, cb slack.InteractionCallback)
 	if len(errs) > 0 {
 		return errs.response(), nil
 	}
+	errs = cfgErrors{}
 	if err := schedMayChange(cur, user, &manifest.Set{Schedules: []*manifest.Schedule{sc}}); err != nil {
 		msg, _ := b.cfgApplyError(err)
 		errs.add("team", "%s", msg)
@@ -390,16 +391,15 @@ func (f schedForm) build(cur *manifest.Set, meta schedMeta) (*manifest.Schedule,
 			y.line(l.block("end"), "    end: %s", schedQuote(end))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
+	// The reader checks the rest, even when a field above failed: every
+	// error shows at once.
 	bundle := manifest.Parse("schedule.yaml", y.buf.Bytes())
 	for _, e := range bundle.Check(cfgKnown(cur)) {
 		block := y.blocks[e.Line]
 		if block == "" {
 			block = nameBlock
 		}
-		errs.add(block, "%s", schedTrimKey(e.Msg))
+		errs.add(block, "%s", schedTrimKey(e.Msg)+schedSuggest(cur, e.Msg))
 	}
 	if len(errs) > 0 {
 		return nil, errs
@@ -539,6 +539,33 @@ func schedDayIndex(s string) int {
 		}
 	}
 	return -1
+}
+
+var schedUnknownRE = regexp.MustCompile(`unknown (user|holidays|team) "([^"]*)"$`)
+
+// schedSuggest is a "did you mean" for a reference the reader did not find
+// (it only knows the names in the files it read).
+func schedSuggest(cur *manifest.Set, msg string) string {
+	m := schedUnknownRE.FindStringSubmatch(msg)
+	if m == nil {
+		return ""
+	}
+	var names []string
+	switch m[1] {
+	case "user":
+		for _, u := range cur.Users {
+			names = append(names, u.Name)
+		}
+	case "holidays":
+		for _, h := range cur.Holidays {
+			names = append(names, h.Name)
+		}
+	case "team":
+		for _, t := range cur.Teams {
+			names = append(names, t.Name)
+		}
+	}
+	return cfgDidYouMean(m[2], names)
 }
 
 var schedDashRE = regexp.MustCompile(`\s*[-–]\s*`)

@@ -27,7 +27,7 @@ import (
 const (
 	schedConfirmCallback = "schedule_confirm"
 	schedPreviewDays     = 14
-	schedPreviewLines    = 40 // shifts a list shows
+	schedPreviewLines    = 60 // shifts a list shows
 	schedMaxMetadata     = 3000
 )
 
