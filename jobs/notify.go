@@ -62,6 +62,15 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 // under way and every send after it sees the new state: a page never goes
 // out after an ack committed.
 func (e *Engine) send(ctx context.Context, tx *txn, id int64, attempt int) (retryLater, error) {
+	// A rate-limited address is locked first, before any row: a send that
+	// waits for another to the same number then holds no row, so the
+	// other can take its page into its bundle (rows locked by a send are
+	// skipped, and would wait a whole interval more).
+	if method, address, err := store.NotificationAddress(ctx, tx, id); err == nil && addressInterval[method] > 0 && address != "" {
+		if err := store.LockAddress(ctx, tx, method, address); err != nil {
+			return retryLater{}, err
+		}
+	}
 	// Locks are taken incident first, then notification, the order every
 	// transition uses, so the two never deadlock.
 	in, n, version, alerts, err := store.SendLookup(ctx, tx, id)
@@ -100,9 +109,6 @@ func (e *Engine) send(ctx context.Context, tx *txn, id int64, attempt int) (retr
 	var bundle []*store.Notification
 	var pages []notify.Page
 	if iv := addressInterval[n.Method]; iv > 0 && ch != nil && n.Address != "" && n.Kind == store.KindPage {
-		if err := store.LockAddress(ctx, tx, n.Method, n.Address); err != nil {
-			return retryLater{}, err
-		}
 		last, err := store.LastSentTo(ctx, tx, n.Method, n.Address)
 		if err != nil {
 			return retryLater{}, err

@@ -134,42 +134,55 @@ func (e *Engine) UserIncidents(ctx context.Context, user string, limit int) ([]*
 // DeliveryFailed records that a notification the provider had accepted
 // (receipt, as its channel returned it) was not delivered after all (an
 // SMS undelivered, a call unanswered): the attempt counts as failed and the
-// user's next notification rule is brought forward. An unknown receipt is
-// ignored.
+// user's next notification rule is brought forward. A receipt that stands
+// for a bundle fails every page in it. An unknown receipt is ignored.
 func (e *Engine) DeliveryFailed(ctx context.Context, method, receipt, reason string) error {
 	return e.inTx(ctx, func(tx *txn) error {
-		n, err := store.NotificationByReceipt(ctx, tx, method, receipt)
-		if errors.Is(err, oncall.ErrNotFound) {
-			return nil
-		}
+		ns, err := store.NotificationsByReceipt(ctx, tx, method, receipt)
 		if err != nil {
 			return err
 		}
-		in, err := store.IncidentGet(ctx, tx, n.IncidentID, store.LockShare)
-		if err != nil {
-			return err
+		for _, n := range ns {
+			if err := e.deliveryFailed(ctx, tx, n, reason); err != nil {
+				return err
+			}
 		}
-		if n, err = store.NotificationLock(ctx, tx, n.ID); err != nil {
-			return err
-		}
-		if n.State != store.NotificationSent {
-			return nil // already failed, or never sent
-		}
-		now := e.clock.Now().UTC()
-		if err := store.NotificationFinish(ctx, tx, n.ID, store.NotificationFailed, n.Receipt, reason, now); err != nil {
-			return err
-		}
-		who := n.User
-		if who == "" {
-			who = n.Address
-		}
-		tx.addLog(store.LogEntry{IncidentID: n.IncidentID, At: now, Event: "failed", Actor: ActorSystem, User: n.User, Method: n.Method,
-			Message: fmt.Sprintf("notifying %s by %s failed: %s", who, methodName(n), reason)})
-		if n.User == "" || n.Kind != store.KindPage || in.State != store.StateTriggered {
-			return nil
-		}
-		return e.fallThrough(ctx, tx, n, now)
+		return nil
 	})
+}
+
+func (e *Engine) deliveryFailed(ctx context.Context, tx *txn, n *store.Notification, reason string) error {
+	in, err := store.IncidentGet(ctx, tx, n.IncidentID, store.LockShare)
+	if err != nil {
+		return err
+	}
+	if n, err = store.NotificationLock(ctx, tx, n.ID); err != nil {
+		return err
+	}
+	if n.State != store.NotificationSent {
+		return nil // already failed, or never sent
+	}
+	now := e.clock.Now().UTC()
+	if err := store.NotificationFinish(ctx, tx, n.ID, store.NotificationFailed, n.Receipt, reason, now); err != nil {
+		return err
+	}
+	who := n.User
+	if who == "" {
+		who = n.Address
+	}
+	tx.addLog(store.LogEntry{IncidentID: n.IncidentID, At: now, Event: "failed", Actor: ActorSystem, User: n.User, Method: n.Method,
+		Message: fmt.Sprintf("notifying %s by %s failed: %s", who, methodName(n), reason)})
+	if n.User == "" || n.Kind != store.KindPage || in.State != store.StateTriggered {
+		return nil
+	}
+	if err := e.fallThrough(ctx, tx, n, now); err != nil {
+		return err
+	}
+	cfg, err := e.config.get(ctx, tx)
+	if err != nil {
+		return err
+	}
+	return e.checkReachable(ctx, tx, cfg, in, n, now)
 }
 
 // fallThrough brings the user's next notification rule forward after n

@@ -644,7 +644,8 @@ FROM notifications WHERE method = $1 AND receipt = $2 ORDER BY id DESC LIMIT 1`,
 // LockAddress serializes, until the end of tx, the sends to one address by
 // one method (the per-number rate limit's check-then-send).
 func LockAddress(ctx context.Context, tx pgx.Tx, method, address string) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, method+"\x00"+address); err != nil {
+	// A newline separates the two (Postgres text cannot hold a NUL byte).
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, method+"\n"+address); err != nil {
 		return fmt.Errorf("lock address: %w", mapErr(err))
 	}
 	return nil

@@ -115,3 +115,7 @@ func truncate(s string, limit int) string {
 	}
 	return strings.TrimRight(out, " ,;:-") + "..."
 }
+
+// Fit is s on one line in the GSM alphabet, cut to at most limit septets:
+// for replies to SMS, which should cost one segment.
+func Fit(s string, limit int) string { return truncate(gsmText(s), limit) }

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -160,6 +161,23 @@ func (s *Server) Connect(publicURL string) twilio.Config {
 	s.SMSWebhook = publicURL + twilio.PathSMS
 	s.mu.Unlock()
 	return twilio.Config{AccountSID: s.AccountSID, AuthToken: s.AuthToken, From: s.Number, APIURL: s.URL, PublicURL: publicURL}
+}
+
+// DialWebhooksTo makes every request to our server (webhooks, status
+// callbacks, TwiML) connect to addr (host:port) whatever its URL's host,
+// as a load balancer in front of the server would: the URLs, and so the
+// signatures, stay the public ones (ONCALL_PUBLIC_URL), which need not
+// resolve in a test.
+func (s *Server) DialWebhooksTo(addr string) {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return dialer.DialContext(ctx, network, addr)
+	}
+	s.mu.Lock()
+	s.client = &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	s.mu.Unlock()
 }
 
 // FailNext makes the next n create requests (messages or calls) fail with
@@ -609,7 +627,10 @@ func (s *Server) Post(ctx context.Context, url string, params url.Values, signat
 	if signature != "" {
 		req.Header.Set("X-Twilio-Signature", signature)
 	}
-	resp, err := s.client.Do(req)
+	s.mu.Lock()
+	client := s.client
+	s.mu.Unlock()
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
