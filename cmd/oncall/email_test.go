@@ -14,6 +14,8 @@ import (
 
 	"github.com/oncall/oncall/notify/email"
 	"github.com/oncall/oncall/notify/email/smtptest"
+	slackch "github.com/oncall/oncall/notify/slack"
+	"github.com/oncall/oncall/notify/slack/slacktest"
 	"github.com/oncall/oncall/store"
 )
 
@@ -134,6 +136,14 @@ func TestEmailPageAndAckByLink(t *testing.T) {
 	}
 	if tl := s.timeline(id); !strings.Contains(tl, "notified alice by email work (a•••@example.com)") || !strings.Contains(tl, "acknowledged by alice") {
 		t.Fatalf("timeline:\n%s", tl)
+	}
+
+	// The same ack as from Slack: the team channel's copy is updated.
+	if _, err := s.slack.WaitForMessage(s.ctx(), "C0PAY", func(m slacktest.Message) bool {
+		return m.Updates > 0 && strings.Contains(string(m.Blocks), slackch.BlockID(id)) &&
+			!strings.Contains(string(m.Blocks), slackch.ActionAck) && strings.Contains(string(m.Blocks), "alice")
+	}); err != nil {
+		t.Fatalf("team channel's page not updated after the email ack: %v", err)
 	}
 
 	// The link again: it says so, and offers nothing.
