@@ -51,6 +51,9 @@ func (b *Bot) cmdContact(ctx context.Context, r *request) error {
 	if u == nil {
 		return b.replyText(ctx, r.cmd.ResponseURL, b.userError(errNotOurs))
 	}
+	if len(u.ContactMethods) > maxContactMethods || len(u.NotificationRules) > maxNotifyRules {
+		return b.replyText(ctx, r.cmd.ResponseURL, fmt.Sprintf("You have more contact methods or notification rules than this form holds (%d of each): change them with `oncall apply`.", maxContactMethods))
+	}
 	meta := cfgMeta{Name: u.Name, Channel: r.cmd.ChannelID}
 	for _, c := range u.ContactMethods {
 		meta.Saved = append(meta.Saved, c.Name)

@@ -518,6 +518,9 @@ func (b *Bot) openPolicyModal(ctx context.Context, cb slack.InteractionCallback,
 			}
 			return refuse(fmt.Sprintf("Only an admin of team %s may change escalation policy %s.", cfgCode(p.Team), cfgCode(p.Name)))
 		}
+		if len(p.Steps) > maxPolicySteps {
+			return refuse(fmt.Sprintf("Escalation policy %s has %d steps, more than this form holds (%d): change it with `oncall apply`.", cfgCode(p.Name), len(p.Steps), maxPolicySteps))
+		}
 		meta.Name = p.Name
 	} else if len(adminTeams(set, user)) == 0 {
 		return refuse("Only a team admin may create an escalation policy.")

@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/oncall/oncall/oncall"
 	"github.com/oncall/oncall/oncall/manifest"
 	"github.com/oncall/oncall/store"
+	"github.com/oncall/oncall/store/storetest"
 )
 
 // Tests of /oncall escalation, rules and contact, through the fake Slack.
@@ -409,5 +411,51 @@ func TestContactOnlyMine(t *testing.T) {
 	}
 	if got := string(h.slash("U0ALICE", "contact bob")); !strings.Contains(got, "your own contact methods only") {
 		t.Errorf("contact bob: %s", got)
+	}
+}
+
+// ---- Slack's limits
+
+func TestPolicyAndRulesLimits(t *testing.T) {
+	t.Parallel()
+	set := company()
+	long := storetest.Policy("long", storetest.ScheduleTarget("payments-primary"))
+	long.Team = "payments"
+	for i := 1; i < 60; i++ {
+		long.Steps = append(long.Steps, manifest.Step{Targets: []manifest.Target{storetest.UserTarget("bob")}, EscalateAfter: time.Minute})
+	}
+	set.Policies = append(set.Policies, long)
+	for i := range 60 {
+		set.Policies = append(set.Policies, storetest.Policy(fmt.Sprintf("p-%02d", i), storetest.UserTarget("alice")))
+	}
+	for i := range 40 {
+		set.AlertRules = append(set.AlertRules, storetest.AlertRule(fmt.Sprintf("r-%02d", i), "payments-web"))
+	}
+	h := newHarness(t, set)
+	blocks := func(raw []byte) []any {
+		var m struct{ Blocks []any }
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Blocks
+	}
+	for _, text := range []string{"escalation", "escalation long", "rules"} {
+		got := h.slash("U0ALICE", text)
+		if n := len(blocks(got)); n > 50 || n < 10 {
+			t.Errorf("/oncall %s: %d blocks", text, n)
+		}
+		if text != "rules" && !strings.Contains(string(got), "more") {
+			t.Errorf("/oncall %s does not say what it left out", text)
+		}
+	}
+	// The rules page on; the last page holds the last rule.
+	c := h.pcClick("U0ALICE", "", "rules_page", "30", "response_url")
+	if n := len(blocks(c.JSON)); n > 50 || !strings.Contains(string(c.JSON), "r-39") || !strings.Contains(string(c.JSON), "Rules 31–42 of 42") {
+		t.Errorf("last page (%d blocks): %s", n, c.JSON)
+	}
+	// A policy longer than the form is not opened half.
+	c = h.pcClick("U0ALICE", "", "escalation_edit", "long", "response_url")
+	if !strings.Contains(string(c.JSON), "more than this form holds") {
+		t.Errorf("edit long: %s", c.JSON)
 	}
 }
