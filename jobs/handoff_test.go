@@ -353,3 +353,33 @@ func TestGapReportAt(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Two syncs of one group at once (two processes at a handoff) take turns
+// on the group's row: one calls Slack, the other finds nothing to change.
+func TestSyncUserGroupTakesTurns(t *testing.T) {
+	t.Parallel()
+	base := hourBase()
+	env := newHandoffEnv(t, handoffSet(hourly(base)), base.Add(140*time.Minute))
+	const n = 4
+	changed := make(chan bool, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			c, err := env.Engine.SyncUserGroup(context.Background(), "@payments-oncall")
+			changed <- c
+			errs <- err
+		}()
+	}
+	calls := 0
+	for range n {
+		if <-changed {
+			calls++
+		}
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g := env.group(t); calls != 1 || g.Updates != 1 || !slices.Equal(g.Users, []string{"U0ALICE"}) {
+		t.Errorf("%d syncs changed the group, %d updates, members %v; want one, alice", calls, g.Updates, g.Users)
+	}
+}
