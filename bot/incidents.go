@@ -148,7 +148,11 @@ func (b *Bot) act(ctx context.Context, r *request, verb string, fn func(context.
 	if err != nil {
 		text = b.userError(err)
 	}
-	return b.replyText(ctx, r.cmd.ResponseURL, text)
+	if err := b.replyText(ctx, r.cmd.ResponseURL, text); err != nil {
+		return err
+	}
+	// The asker's App Home lists the incident: show it as it is now.
+	return b.publishHome(ctx, r.cmd.UserID)
 }
 
 // actOn acknowledges or resolves incident id for user, if they may, and
