@@ -307,11 +307,11 @@ func (e *Engine) handoff(ctx context.Context, job *river.Job[HandoffArgs]) error
 
 // handoffJobs is the syncs and notices of handoff h of ms.
 func (e *Engine) handoffJobs(ctx context.Context, cfg *config, ms *manifest.Schedule, h handoff) ([]river.InsertManyParams, error) {
-	var params []river.InsertManyParams
-	team := cfg.teams[ms.Team]
 	if e.slackNotifier() == nil {
 		return nil, nil // no Slack: nobody to tell, no group to set
 	}
+	var params []river.InsertManyParams
+	team := cfg.teams[ms.Team]
 	var groups []string
 	if ms.SlackUserGroup != "" {
 		groups = append(groups, ms.SlackUserGroup)
