@@ -215,14 +215,19 @@ func (b *Bot) overrideSubmit(ctx context.Context, cb slack.InteractionCallback) 
 		return errs.response(), nil
 	}
 
-	next := *sc
-	next.Overrides = append(slices.Clone(sc.Overrides), manifest.Override{User: who, Start: from.UTC(), End: until.UTC()})
-	objs := &manifest.Set{Schedules: []*manifest.Schedule{&next}}
-	if who == user {
-		_, err = b.apply(ctx, user, objs) // anyone may put themselves in
-	} else {
-		_, err = b.change(ctx, user, objs)
-	}
+	_, err = b.changeLocked(ctx, user, func(cur *manifest.Set) (*manifest.Set, error) {
+		sc := findNamed(cur.Schedules, sc.Name, func(x *manifest.Schedule) string { return x.Name })
+		if sc == nil {
+			return nil, oncall.ErrNotFound
+		}
+		// Anyone may put themselves in; someone else, only an admin.
+		if who != user && !administers(cur, user, sc.Team) {
+			return nil, fmt.Errorf("%w: only an admin of team %s may put someone else on call", oncall.ErrForbidden, sc.Team)
+		}
+		next := *sc
+		next.Overrides = append(slices.Clone(sc.Overrides), manifest.Override{User: who, Start: from.UTC(), End: until.UTC()})
+		return &manifest.Set{Schedules: []*manifest.Schedule{&next}}, nil
+	})
 	if err != nil {
 		msg, ok := b.cfgApplyError(err)
 		if !ok {

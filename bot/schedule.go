@@ -9,11 +9,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/slack-go/slack"
 
 	"github.com/oncall/oncall/oncall"
 	"github.com/oncall/oncall/oncall/manifest"
 	"github.com/oncall/oncall/oncall/schedule"
+	"github.com/oncall/oncall/store"
 )
 
 // /oncall schedule [name [week|month|edit]] and /oncall schedule new:
@@ -101,6 +103,10 @@ func (b *Bot) editSchedule(ctx context.Context, triggerID, channel, slackUser, u
 		msg, _ := b.cfgApplyError(err)
 		return refuse(msg + " You may still put yourself on call with `/oncall override " + sc.Name + "`.")
 	}
+	if len(sc.Layers) > schedMaxLayer {
+		return refuse(fmt.Sprintf("Schedule %s has %d layers, more than Slack's form holds (%d): change it with `oncall apply`.",
+			kit.esc(sc.Name), len(sc.Layers), schedMaxLayer))
+	}
 	return b.openScheduleEditor(ctx, triggerID, channel, slackUser, user, sc.Name)
 }
 
@@ -170,6 +176,31 @@ func schedMayChange(cur *manifest.Set, actor string, objs *manifest.Set) error {
 		return fmt.Errorf("%w: only an admin of team %s may change this schedule", oncall.ErrForbidden, team)
 	}
 	return nil
+}
+
+// changeLocked is a read-modify-write of the configuration in one
+// transaction, under apply's lock: build gets the configuration as it is
+// and returns the objects to apply (whole), checking permissions against
+// that same configuration, so nothing applied meanwhile is lost or
+// overlooked.
+func (b *Bot) changeLocked(ctx context.Context, actor string, build func(cur *manifest.Set) (*manifest.Set, error)) (*store.Plan, error) {
+	var plan *store.Plan
+	err := pgx.BeginFunc(ctx, b.db, func(tx pgx.Tx) error {
+		if err := store.LockConfig(ctx, tx); err != nil {
+			return err
+		}
+		cur, err := store.LoadConfig(ctx, tx)
+		if err != nil {
+			return err
+		}
+		objs, err := build(cur)
+		if err != nil {
+			return err
+		}
+		plan, err = store.ApplyConfig(ctx, tx, objs, store.ApplyOptions{Now: b.clock.Now(), Actor: "slack:" + actor})
+		return err
+	})
+	return plan, err
 }
 
 // schedNames lists the schedules, for a reply to a mistake.

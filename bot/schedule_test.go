@@ -3,11 +3,13 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/oncall/oncall/notify/slack/slacktest"
+	"github.com/oncall/oncall/oncall/manifest"
 	"github.com/oncall/oncall/store"
 )
 
@@ -415,4 +417,86 @@ func TestOverrideSomeoneElseAsAdmin(t *testing.T) {
 	if got := string(h.slash("U0ALICE", "override nosuch")); !strings.Contains(got, "I know no schedule called `nosuch`") {
 		t.Errorf("unknown schedule: %s", got)
 	}
+}
+
+func TestOverridesAtOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	schedFreeze(h)
+	schedOpen(t, h, "U0BOB", "override payments-primary")
+	vb := schedView(t, h, "override")
+	schedOpen(t, h, "U0ALICE", "override payments-primary")
+	va := schedView(t, h, "override", vb.ID)
+	eb := h.slack.SendViewSubmission(slacktest.ViewSubmission{ViewID: vb.ID})
+	ea := h.slack.SendViewSubmission(slacktest.ViewSubmission{ViewID: va.ID, Values: map[string]map[string]slacktest.Value{"from": {"v": schedText("2026-12-17 09:00")}}})
+	for _, env := range []string{eb, ea} {
+		ack, err := h.slack.WaitForAck(h.ctx(), env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := schedFieldErrors(t, ack.Payload); errs != nil {
+			t.Fatalf("refused: %v", errs)
+		}
+	}
+	set, err := store.LoadConfig(context.Background(), h.b.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ovs := set.Schedules[0].Overrides; len(ovs) != 3 {
+		t.Errorf("overrides = %+v, want the fixture's and both new ones", ovs)
+	}
+}
+
+// A schedule of many layers keeps to Slack's limits: its view to 50
+// blocks, its modal to 100 (the fake refuses more); past the modal's
+// layers, editing is refused with a pointer to `oncall apply`.
+func TestScheduleManyLayers(t *testing.T) {
+	t.Parallel()
+	set := company()
+	sc := set.Schedules[1]
+	for len(sc.Layers) < 10 {
+		l := sc.Layers[0]
+		l.Name = fmt.Sprintf("layer-%02d", len(sc.Layers))
+		l.Members = []string{"alice", "bob", "carol", "dave"}
+		l.Restrict = []manifest.Window{{Days: []string{"mon", "wed", "fri"}, From: fmt.Sprintf("%02d:00", len(sc.Layers)), To: "23:00"}}
+		sc.Layers = append(sc.Layers, l)
+	}
+	big := *sc
+	big.Name = "payments-huge"
+	big.Layers = append([]manifest.Layer(nil), sc.Layers...)
+	for len(big.Layers) < 60 {
+		l := big.Layers[1]
+		l.Name = fmt.Sprintf("layer-%02d", len(big.Layers))
+		big.Layers = append(big.Layers, l)
+	}
+	set.Schedules = append(set.Schedules, &big)
+	h := newHarness(t, set)
+	schedFreeze(h)
+
+	var msg struct{ Blocks []json.RawMessage }
+	if err := json.Unmarshal(h.slash("U0ALICE", "schedule payments-huge month"), &msg); err != nil {
+		t.Fatal(err)
+	}
+	if len(msg.Blocks) == 0 || len(msg.Blocks) > 50 {
+		t.Errorf("view of 60 layers: %d blocks", len(msg.Blocks))
+	}
+	if got := replyTextOf(t, h.slash("U0ALICE", "schedule payments-huge edit")); !strings.Contains(got, "has 60 layers, more than Slack's form holds") {
+		t.Errorf("edit of 60 layers: %q", got)
+	}
+	schedOpen(t, h, "U0ALICE", "schedule payments-secondary edit")
+	v := schedView(t, h, "schedule")
+	var blocks []json.RawMessage
+	_ = json.Unmarshal(v.Blocks, &blocks)
+	if len(blocks) > 100 || strings.Contains(string(v.Blocks), "schedule_addlayer") {
+		t.Errorf("modal of 10 layers: %d blocks (add button shown: %v)", len(blocks), strings.Contains(string(v.Blocks), "schedule_addlayer"))
+	}
+}
+
+func replyTextOf(t *testing.T, raw json.RawMessage) string {
+	t.Helper()
+	var m struct{ Text string }
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m.Text
 }

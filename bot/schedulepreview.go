@@ -14,6 +14,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/oncall/oncall/oncall"
 	"github.com/oncall/oncall/oncall/manifest"
 	"github.com/oncall/oncall/oncall/schedule"
 )
@@ -254,34 +255,34 @@ func (b *Bot) scheduleConfirm(ctx context.Context, cb slack.InteractionCallback)
 	if err != nil {
 		return fail("This preview is damaged; open the schedule again.")
 	}
-	cur, err := b.config(ctx)
-	if err != nil {
-		return fail(b.userError(err))
-	}
-	if meta.Name != "" {
-		old := findNamed(cur.Schedules, meta.Name, func(x *manifest.Schedule) string { return x.Name })
-		if old == nil || schedHash(old) != meta.Base {
-			return fail(fmt.Sprintf("Schedule %s changed while you were editing it; nothing was saved. Open it again to see the change.", kit.esc(meta.Name)))
+	var sc *manifest.Schedule
+	plan, err := b.changeLocked(ctx, user, func(cur *manifest.Set) (*manifest.Set, error) {
+		if meta.Name != "" {
+			old := findNamed(cur.Schedules, meta.Name, func(x *manifest.Schedule) string { return x.Name })
+			if old == nil || schedHash(old) != meta.Base {
+				return nil, &oncall.UserError{Msg: fmt.Sprintf("Schedule %s changed while you were editing it; nothing was saved. Open it again to see the change.", meta.Name)}
+			}
 		}
-	}
-	bundle := manifest.Parse("schedule.yaml", data)
-	if errs := bundle.Check(cfgKnown(cur)); len(errs) > 0 {
-		return fail(kit.esc(upperFirst(errs[0].Msg)))
-	}
-	if len(bundle.Set.Schedules) != 1 {
-		return fail("This preview is damaged; open the schedule again.")
-	}
-	sc := bundle.Set.Schedules[0]
-	if meta.Name == "" && findNamed(cur.Schedules, sc.Name, func(x *manifest.Schedule) string { return x.Name }) != nil {
-		return fail(fmt.Sprintf("A schedule called %s was created meanwhile; nothing was saved.", kit.esc(sc.Name)))
-	}
-	plan, err := b.change(ctx, user, &manifest.Set{Schedules: []*manifest.Schedule{sc}})
+		bundle := manifest.Parse("schedule.yaml", data)
+		if errs := bundle.Check(cfgKnown(cur)); len(errs) > 0 {
+			return nil, &oncall.UserError{Msg: upperFirst(errs[0].Msg)}
+		}
+		if len(bundle.Set.Schedules) != 1 {
+			return nil, &oncall.UserError{Msg: "This preview is damaged; open the schedule again."}
+		}
+		sc = bundle.Set.Schedules[0]
+		if meta.Name == "" && findNamed(cur.Schedules, sc.Name, func(x *manifest.Schedule) string { return x.Name }) != nil {
+			return nil, &oncall.UserError{Msg: fmt.Sprintf("A schedule called %s was created meanwhile; nothing was saved.", sc.Name)}
+		}
+		objs := &manifest.Set{Schedules: []*manifest.Schedule{sc}}
+		return objs, schedMayChange(cur, user, objs)
+	})
 	if err != nil {
 		msg, ok := b.cfgApplyError(err)
 		if !ok {
 			msg = b.userError(err)
 		}
-		return fail(msg)
+		return fail(kit.esc(msg))
 	}
 	b.cfgConfirm(ctx, meta.Channel, cb.User.ID, plan, manifest.KindSchedule, sc.Name, "schedule "+sc.Name)
 	return slack.NewClearViewSubmissionResponse(), nil
