@@ -212,6 +212,11 @@ func TestEscalationEdit(t *testing.T) {
 	if got, _ := json.Marshal(p); string(got) != string(must(json.Marshal(want))) {
 		t.Errorf("saved policy:\n%s\nwant\n%s", got, must(json.Marshal(want)))
 	}
+	// The audit log says who changed what.
+	var actor, action string
+	if err := h.b.Pool.QueryRow(h.ctx(), `SELECT actor, action FROM audit_log WHERE kind = 'EscalationPolicy' AND name = 'payments' ORDER BY id DESC LIMIT 1`).Scan(&actor, &action); err != nil || actor != "slack:alice" || action != "update" {
+		t.Errorf("audit: %q %q %v", actor, action, err)
+	}
 	// The confirmation names what changed.
 	if _, err := h.slack.WaitFor(h.ctx(), func(c slacktest.Call) bool {
 		return c.Method == "chat.postEphemeral" && strings.Contains(c.Param("text"), "Saved escalation policy payments (changed: ")
@@ -339,6 +344,20 @@ func TestRulesEdit(t *testing.T) {
 	}
 	if len(set.AlertRules) != 2 || set.AlertRules[1].Name != "quiet-warnings" {
 		t.Errorf("order changed")
+	}
+
+	// A new rule goes last; bob, admin of no team, may not make one.
+	c := h.pcClick("U0BOB", "", "rules_new", "", "response_url")
+	if !strings.Contains(string(c.JSON), "Only a team admin may create an alert rule.") {
+		t.Errorf("new rule as bob: %s", c.JSON)
+	}
+	v = h.pcViewOf(h.pcClick("U0ALICE", "", "rules_new", "", "views.open"))
+	if ack := h.pcSubmit("U0ALICE", v.ID, map[string]string{"name": "web-info", "service": "payments-web", "severity": "info", "page": "false"}, "service", "page"); ack != nil {
+		t.Fatalf("create: %v", ack)
+	}
+	set = h.pcConfig()
+	if r := set.AlertRules[len(set.AlertRules)-1]; len(set.AlertRules) != 3 || r.Name != "web-info" || r.Page || r.Service != "payments-web" || r.Urgency != "high" {
+		t.Errorf("created: %+v", r)
 	}
 }
 
