@@ -54,7 +54,9 @@ func (b *Bot) cmdSchedule(ctx context.Context, r *request) error {
 	}
 	name := r.args[0]
 	if strings.EqualFold(name, "new") && len(r.args) == 1 {
-		return b.openScheduleEditor(ctx, r.cmd.TriggerID, r.cmd.ChannelID, r.cmd.UserID, r.user, "")
+		return b.newSchedule(ctx, r.cmd.TriggerID, r.cmd.ChannelID, r.cmd.UserID, r.user, func(text string) error {
+			return b.replyText(ctx, r.cmd.ResponseURL, text)
+		})
 	}
 	days := schedWeekDays
 	if len(r.args) == 2 {
@@ -110,6 +112,18 @@ func (b *Bot) editSchedule(ctx context.Context, triggerID, channel, slackUser, u
 	return b.openScheduleEditor(ctx, triggerID, channel, slackUser, user, sc.Name)
 }
 
+// newSchedule opens the modal of a new schedule for a team admin.
+func (b *Bot) newSchedule(ctx context.Context, triggerID, channel, slackUser, user string, refuse func(string) error) error {
+	set, err := b.config(ctx)
+	if err != nil {
+		return refuse(b.userError(err))
+	}
+	if !administers(set, user, "") {
+		return refuse("Only a team admin may create a schedule. You may put yourself on call with `/oncall override`.")
+	}
+	return b.openScheduleEditor(ctx, triggerID, channel, slackUser, user, "")
+}
+
 // scheduleAction handles the buttons of the schedule list, the schedule
 // view and the edit modal.
 func (b *Bot) scheduleAction(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction) error {
@@ -145,7 +159,7 @@ func (b *Bot) scheduleAction(ctx context.Context, cb slack.InteractionCallback, 
 	case actionScheduleEdit:
 		return b.editSchedule(ctx, cb.TriggerID, channel, cb.User.ID, user, a.Value, say)
 	case actionScheduleNew:
-		return b.openScheduleEditor(ctx, cb.TriggerID, channel, cb.User.ID, user, "")
+		return b.newSchedule(ctx, cb.TriggerID, channel, cb.User.ID, user, say)
 	}
 	return nil
 }

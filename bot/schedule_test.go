@@ -500,3 +500,38 @@ func replyTextOf(t *testing.T, raw json.RawMessage) string {
 	}
 	return m.Text
 }
+
+func TestScheduleButtons(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	schedFreeze(h)
+	click := func(user, action, value string) {
+		t.Helper()
+		env := h.slack.SendBlockAction(slacktest.BlockAction{UserID: user, ActionID: action, Value: value, ChannelID: "D" + user})
+		if _, err := h.slack.WaitForAck(h.ctx(), env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reply := func(pred func(string) bool) string {
+		t.Helper()
+		c, err := h.slack.WaitFor(h.ctx(), func(c slacktest.Call) bool { return c.Method == "response_url" && pred(string(c.JSON)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(c.JSON)
+	}
+	// View (from the list) answers with the schedule.
+	click("U0BOB", "schedule_view", "payments-secondary")
+	reply(func(s string) bool { return strings.Contains(s, "Schedule payments-secondary") })
+	// Edit and New: a modal for an admin, a refusal for anyone else.
+	click("U0BOB", "schedule_edit", "payments-secondary")
+	reply(func(s string) bool {
+		return strings.Contains(s, "Only an admin of team payments may change this schedule") && strings.Contains(s, "/oncall override payments-secondary")
+	})
+	click("U0BOB", "schedule_new", "")
+	reply(func(s string) bool { return strings.Contains(s, "Only a team admin may create a schedule") })
+	click("U0CAROL", "schedule_edit", "payments-secondary")
+	if v := schedView(t, h, "schedule"); v.UserID != "U0CAROL" || !strings.Contains(string(v.Blocks), "Editing *payments-secondary*") {
+		t.Errorf("edit modal: %+v", v)
+	}
+}
