@@ -319,7 +319,8 @@ func schedViewBlocks(sc *manifest.Schedule, r *schedule.Schedule, pp people, c c
 	}
 	actions := slack.NewActionBlock("schedule_buttons",
 		kit.button(actionScheduleEdit, sc.Name, "Edit"),
-		kit.button(actionOverrideOpen, sc.Name, "Override"))
+		kit.button(actionOverrideOpen, sc.Name, "Override"),
+		kit.button(actionCoverOpen, sc.Name, "Ask for cover"))
 	note := kit.context(c.zoneNote() + " · `/oncall schedule " + kit.esc(sc.Name) + " month` shows 4 weeks.")
 	if len(blocks) > maxMessageBlocks-2 {
 		blocks = blocks[:maxMessageBlocks-2]
