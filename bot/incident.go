@@ -53,8 +53,9 @@ func (b *Bot) incidentAction(ctx context.Context, cb slack.InteractionCallback, 
 			return nil
 		}
 		b.ephemeral(ctx, channel, cb.User.ID, b.userError(err))
+		return nil
 	}
-	return nil
+	return b.refreshList(ctx, cb, a, user) // a click in /oncall incidents
 }
 
 var webhookClient = &http.Client{Timeout: 10 * time.Second}

@@ -71,12 +71,46 @@ func incidentsBlocks(list []*store.Incident, page int, pp people, c clock) []sla
 		blocks = append(blocks, kit.section(text))
 	}
 	for _, in := range shown {
-		blocks = append(blocks, incidentBlocks(in, pp, c, incidentButtons)...)
+		bl := incidentBlocks(in, pp, c, incidentButtons)
+		bl[1].(*slack.ActionBlock).BlockID = listBlockID(page, in.ID)
+		blocks = append(blocks, bl...)
 	}
 	if more {
 		blocks = append(blocks, kit.context(fmt.Sprintf("More on the next page: `/oncall incidents %d`.", page+1)))
 	}
 	return append(blocks, kit.context(c.zoneNote()))
+}
+
+// listBlockID is the block_id of an incident's buttons in the list:
+// "incidents:<page>:<id>", so a click says which page to show again.
+func listBlockID(page int, id int64) string { return fmt.Sprintf("%s%d:%d", listBlockPrefix, page, id) }
+
+const listBlockPrefix = "incidents:"
+
+// refreshList shows the /oncall incidents list a button was clicked in
+// again, as it is now, so the clicker sees what the click did. A click
+// anywhere else changes nothing here.
+func (b *Bot) refreshList(ctx context.Context, cb slack.InteractionCallback, a *slack.BlockAction, user string) error {
+	rest, ok := strings.CutPrefix(a.BlockID, listBlockPrefix)
+	if !ok || cb.ResponseURL == "" {
+		return nil
+	}
+	n, _, _ := strings.Cut(rest, ":")
+	page, err := strconv.Atoi(n)
+	if err != nil || page < 1 || page > maxIncidentPages {
+		return nil
+	}
+	list, err := store.IncidentListOpen(ctx, b.db, page*incidentsPerPage+1)
+	if err != nil {
+		return err
+	}
+	set, err := b.config(ctx)
+	if err != nil {
+		return err
+	}
+	c := clock{now: b.clock.Now(), loc: b.location(ctx, cb.User.ID, user)}
+	return b.reply(ctx, cb.ResponseURL, &slack.WebhookMessage{ReplaceOriginal: true, Text: "Open incidents",
+		Blocks: &slack.Blocks{BlockSet: incidentsBlocks(list, page, peopleOf(set), c)}})
 }
 
 // buttonSet names the action IDs of an incident's buttons: a page's in

@@ -95,6 +95,16 @@ func ackResolveSteps(t *testing.T, h *harness) {
 	wantReply(t, h, "U0BOB", "ack 3", "Acknowledged incident #3")
 	golden(t, "incidents", h.slash("U0BOB", "incidents"))
 
+	// A click in the list acts through the engine and shows the list again.
+	h.slack.SendBlockAction(slacktest.BlockAction{UserID: "U0CAROL", ActionID: "incident_ack", Value: "2",
+		BlockID: "incidents:1:2", ChannelID: "DU0CAROL"})
+	if _, err := h.slack.WaitFor(h.ctx(), func(c slacktest.Call) bool {
+		body := string(c.JSON)
+		return c.Method == "response_url" && strings.Contains(body, `"replace_original":true`) && strings.Contains(body, "Acknowledged by") && strings.Contains(body, "@U0CAROL")
+	}); err != nil {
+		t.Errorf("the list was not shown again after a click: %v", err)
+	}
+
 	page, err := h.slack.WaitForMessage(h.ctx(), "DU0ALICE", func(m slacktest.Message) bool { return strings.Contains(m.Text, "#1 ") })
 	if err != nil {
 		t.Fatalf("alice was not paged in Slack: %v", err)
