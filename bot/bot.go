@@ -38,6 +38,8 @@ type Bot struct {
 	db     *pgxpool.Pool
 	clock  oncall.Clock
 	log    zerolog.Logger
+	// publicURL is how phones reach the HTTP API, shown with a pairing code.
+	publicURL string
 }
 
 // Config is how the bot reaches Slack.
@@ -45,12 +47,15 @@ type Config struct {
 	AppToken string // xapp-: Socket Mode
 	BotToken string // xoxb-: the Web API
 	APIURL   string // ends in "/"
+	// PublicURL is how phones reach the HTTP API (ONCALL_PUBLIC_URL): the
+	// server address the mobile app asks for with a pairing code.
+	PublicURL string
 }
 
 // New builds the bot.
 func New(cfg Config, engine *jobs.Engine, db *pgxpool.Pool, clock oncall.Clock, log zerolog.Logger) *Bot {
 	api := slack.New(cfg.BotToken, slack.OptionAPIURL(cfg.APIURL), slack.OptionAppLevelToken(cfg.AppToken))
-	return &Bot{api: api, sm: socketmode.New(api), engine: engine, db: db, clock: clock, log: log}
+	return &Bot{api: api, sm: socketmode.New(api), engine: engine, db: db, clock: clock, log: log, publicURL: cfg.PublicURL}
 }
 
 // reconnectDelay is the pause before the bot reconnects after its

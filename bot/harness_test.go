@@ -51,7 +51,7 @@ func newHarness(t *testing.T, set *manifest.Set) *harness {
 	b := jobstest.New(t, set, map[string]notify.Channel{notify.MethodSlack: ch, notify.MethodSlackChannel: ch})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	bt := bot.New(bot.Config{AppToken: sl.AppToken(), BotToken: sl.BotToken(), APIURL: sl.APIURL()}, b.Engine, b.Pool, b.Clock, zerolog.Nop())
+	bt := bot.New(bot.Config{AppToken: sl.AppToken(), BotToken: sl.BotToken(), APIURL: sl.APIURL(), PublicURL: "https://oncall.example.com"}, b.Engine, b.Pool, b.Clock, zerolog.Nop())
 	go bt.Run(ctx)
 	h := &harness{t: t, slack: sl, b: b}
 	if err := sl.WaitConnected(h.ctx(), 1); err != nil {

@@ -27,7 +27,7 @@ func (b *Bot) commands() map[string]command {
 		"escalation": {usage: "escalation [name]", help: "view or edit an escalation policy", run: b.cmdEscalation},
 		"rules":      {usage: "rules", help: "alert rules: list, page on/off, edit", run: b.cmdRules},
 		"contact":    {usage: "contact", help: "your contact methods and notification rules", run: b.cmdContact},
-		"mobile":     {usage: "mobile", help: "a code to pair the mobile app", run: b.cmdMobile},
+		"mobile":     {usage: "mobile [revoke <phone>]", help: "a code to pair the mobile app; your paired phones", run: b.cmdMobile},
 	}
 }
 
@@ -44,6 +44,7 @@ func (b *Bot) actions() map[string]actionHandler {
 		"rules_":      b.rulesAction,
 		"contact_":    b.contactAction,
 		"home_":       b.homeAction,
+		"mobile_":     b.mobileAction,
 	}
 }
 

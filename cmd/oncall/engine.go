@@ -71,7 +71,7 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 	promoter := jobs.NewPromoter(pool, clock.Now)
 	go promoter.Run(ctx, func(err error) { log.Warn().Err(err).Msg("promote timers") })
 	if cfg.Slack.Enabled() {
-		b := bot.New(bot.Config{AppToken: cfg.Slack.AppToken, BotToken: cfg.Slack.BotToken, APIURL: cfg.Slack.APIURL},
+		b := bot.New(bot.Config{AppToken: cfg.Slack.AppToken, BotToken: cfg.Slack.BotToken, APIURL: cfg.Slack.APIURL, PublicURL: cfg.PublicURL},
 			engine, pool, clock, log.With().Str("component", "bot").Logger())
 		go b.Run(ctx)
 	}
