@@ -296,8 +296,18 @@ func (b *Bot) contactSubmit(ctx context.Context, cb slack.InteractionCallback) (
 	if len(errs) > 0 {
 		return errs.response(), nil
 	}
-	// Their own user object only: no team admin check.
-	plan, err := b.apply(ctx, user, &manifest.Set{Users: []*manifest.User{nu}})
+	// Their own user object only: no team admin check. The rest of the
+	// user is taken as it is under apply's lock, so a change made to it
+	// meanwhile (say an apply of their slack_id) is kept.
+	plan, err := b.changeLocked(ctx, user, func(cur *manifest.Set) (*manifest.Set, error) {
+		now := findNamed(cur.Users, user, func(x *manifest.User) string { return x.Name })
+		if now == nil || now.Name != user {
+			return nil, errNotOurs
+		}
+		mine := *now
+		mine.ContactMethods, mine.NotificationRules = nu.ContactMethods, nu.NotificationRules
+		return &manifest.Set{Users: []*manifest.User{&mine}}, nil
+	})
 	if err != nil {
 		msg, ok := b.cfgApplyError(err)
 		if !ok {

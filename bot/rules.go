@@ -406,27 +406,26 @@ func (b *Bot) toggleRule(ctx context.Context, cb slack.InteractionCallback, valu
 
 // changeRule saves one rule (new ones go last) for actor, an admin of the
 // team of its service (as it is and as it would be), keeping the order of
-// every rule.
+// every rule. It reads and writes under apply's lock (changeLocked), so
+// the other rules written back are current, not a stale copy.
 func (b *Bot) changeRule(ctx context.Context, actor string, r *manifest.AlertRule) (*store.Plan, error) {
-	cur, err := b.config(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, team := range owningTeams(cur, &manifest.Set{AlertRules: []*manifest.AlertRule{r}}) {
-		if !administers(cur, actor, team) {
-			if team == "" {
-				return nil, fmt.Errorf("%w: only a team admin may change an alert rule without a team's service", oncall.ErrForbidden)
+	return b.changeLocked(ctx, actor, func(cur *manifest.Set) (*manifest.Set, error) {
+		for _, team := range owningTeams(cur, &manifest.Set{AlertRules: []*manifest.AlertRule{r}}) {
+			if !administers(cur, actor, team) {
+				if team == "" {
+					return nil, fmt.Errorf("%w: only a team admin may change an alert rule without a team's service", oncall.ErrForbidden)
+				}
+				return nil, fmt.Errorf("%w: only an admin of team %s may change this rule", oncall.ErrForbidden, team)
 			}
-			return nil, fmt.Errorf("%w: only an admin of team %s may change this rule", oncall.ErrForbidden, team)
 		}
-	}
-	rules := slices.Clone(cur.AlertRules)
-	if i := slices.IndexFunc(rules, func(x *manifest.AlertRule) bool { return x.Name == r.Name }); i >= 0 {
-		rules[i] = r
-	} else {
-		rules = append(rules, r)
-	}
-	return b.apply(ctx, actor, &manifest.Set{AlertRules: rules})
+		rules := slices.Clone(cur.AlertRules)
+		if i := slices.IndexFunc(rules, func(x *manifest.AlertRule) bool { return x.Name == r.Name }); i >= 0 {
+			rules[i] = r
+		} else {
+			rules = append(rules, r)
+		}
+		return &manifest.Set{AlertRules: rules}, nil
+	})
 }
 
 // openRuleModal opens the edit (or new) rule modal for an admin of the
