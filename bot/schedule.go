@@ -284,8 +284,9 @@ func schedFacts(sc *manifest.Schedule) string {
 }
 
 // schedViewBlocks shows one schedule: its facts, who is on call now, its
-// layers, a table of the next days' final shifts (from the start of today
-// in the reader's zone) and the Edit and Override buttons.
+// layers, its coming overrides, a table of the next days' final shifts
+// (from the start of today in the reader's zone) and the Edit, Override
+// and Ask for cover buttons.
 func schedViewBlocks(sc *manifest.Schedule, r *schedule.Schedule, pp people, c clock, days int) []slack.Block {
 	blocks := []slack.Block{kit.header("Schedule " + sc.Name)}
 	lines := []string{strings.TrimPrefix(schedFacts(sc), "  ·  ")}
@@ -301,13 +302,21 @@ func schedViewBlocks(sc *manifest.Schedule, r *schedule.Schedule, pp people, c c
 	for _, l := range sc.Layers {
 		layers = append(layers, schedLayerText(sc, l, pp))
 	}
-	if len(sc.Overrides) > 0 {
-		if n := schedComingOverrides(sc, c.now); n > 0 {
-			layers = append(layers, fmt.Sprintf("_%d override(s) now or to come._", n))
-		}
-	}
 	if len(layers) > 0 {
 		layers[0] = "*Layers* (the last with someone on call wins)\n" + layers[0]
+	}
+	if ovs := schedComingOverrides(sc, c.now); len(ovs) > 0 {
+		lines := []string{"*Overrides*"}
+		for i, o := range ovs {
+			if i == schedMaxOverrides {
+				lines = append(lines, fmt.Sprintf("…and %d more", len(ovs)-i))
+				break
+			}
+			lines = append(lines, fmt.Sprintf("• %s  %s", c.span(o.Start, o.End), pp.show(o.User)))
+		}
+		layers = append(layers, strings.Join(lines, "\n"))
+	}
+	if len(layers) > 0 {
 		blocks = append(blocks, kit.lines(layers)...)
 	}
 	blocks = append(blocks, slack.NewDividerBlock())
@@ -328,15 +337,19 @@ func schedViewBlocks(sc *manifest.Schedule, r *schedule.Schedule, pp people, c c
 	return append(blocks, actions, note)
 }
 
-// schedComingOverrides counts the overrides that have not ended.
-func schedComingOverrides(sc *manifest.Schedule, now time.Time) int {
-	n := 0
+// schedMaxOverrides is how many coming overrides a view lists.
+const schedMaxOverrides = 10
+
+// schedComingOverrides lists the overrides that have not ended, by start.
+func schedComingOverrides(sc *manifest.Schedule, now time.Time) []manifest.Override {
+	var out []manifest.Override
 	for _, o := range sc.Overrides {
 		if o.End.After(now) {
-			n++
+			out = append(out, o)
 		}
 	}
-	return n
+	slices.SortStableFunc(out, func(a, b manifest.Override) int { return a.Start.Compare(b.Start) })
+	return out
 }
 
 // schedLayerText is one layer in a line: who, how it rotates, when.

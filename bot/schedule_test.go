@@ -393,6 +393,10 @@ func TestOverrideMyself(t *testing.T) {
 	if got := h.slack.Ephemerals("DU0BOB")[0].Text; got != "Override saved: *bob* is on call for *payments-primary* today 10:00–14:00 (America/New_York)." {
 		t.Errorf("confirmation: %q", got)
 	}
+	if got := string(h.slash("U0BOB", "schedule payments-primary")); !strings.Contains(got, `*Overrides*\n• today 10:00–14:00  *bob*`) ||
+		!strings.Contains(got, "10:00–14:00 *bob*") {
+		t.Errorf("the view does not show the override: %s", got)
+	}
 }
 
 func TestOverrideSomeoneElseAsAdmin(t *testing.T) {
