@@ -43,6 +43,7 @@ func (b *Bot) actions() map[string]actionHandler {
 		"escalation_": b.escalationAction,
 		"rules_":      b.rulesAction,
 		"contact_":    b.contactAction,
+		"cover_":      b.coverAction,
 		"home_":       b.homeAction,
 		"mobile_":     b.mobileAction,
 	}
@@ -61,6 +62,7 @@ func (b *Bot) views() map[string]viewHandler {
 		"rules":      b.rulesSubmit,
 		"contact":    b.contactSubmit,
 		"page":       b.pageSubmit,
+		"cover":      b.coverSubmit,
 	}
 }
 
