@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/oncall/oncall/store"
 )
 
@@ -29,5 +31,19 @@ func (e *Engine) DeliveryReported(ctx context.Context, method, receipt, report s
 				Message: fmt.Sprintf("%s to %s: %s", methodName(n), who, report)})
 		}
 		return nil
+	})
+}
+
+// AwaitSends waits until no send to address by method is under way: a
+// provider may report on a message (to its status callback) before the
+// transaction that sent it has committed the receipt, and that report
+// must find it. A send to a rate-limited address (SMS, voice) holds the
+// address's lock from before the provider is called until its commit.
+func (e *Engine) AwaitSends(ctx context.Context, method, address string) error {
+	if addressInterval[method] <= 0 || address == "" {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		return store.LockAddress(ctx, tx, method, address)
 	})
 }

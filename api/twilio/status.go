@@ -42,12 +42,22 @@ var smsErrors = map[string]string{
 
 func (h *Handler) status(w http.ResponseWriter, r *http.Request, form url.Values) {
 	ctx := r.Context()
-	var err error
+	method, report := "", h.messageStatus
 	switch {
 	case form.Get("MessageSid") != "":
-		err = h.messageStatus(ctx, form)
+		method = notify.MethodSMS
 	case form.Get("CallSid") != "":
-		err = h.callStatus(ctx, form)
+		method, report = notify.MethodVoice, h.callStatus
+	default:
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	// The report may overtake the commit of the send it is about (a
+	// message can fail within milliseconds): wait for sends to the number
+	// under way, so that their receipts are there to be found.
+	err := h.Engine.AwaitSends(ctx, method, form.Get("To"))
+	if err == nil {
+		err = report(ctx, form)
 	}
 	if err != nil {
 		zerolog.Ctx(ctx).Error().Err(err).Msg("twilio status report not recorded")

@@ -44,6 +44,13 @@ func (h *Handler) voice(w http.ResponseWriter, r *http.Request, form url.Values)
 	phone := form.Get("From")
 	if strings.HasPrefix(form.Get("Direction"), "outbound") {
 		phone = form.Get("To")
+		// Answered at once, the call may overtake the commit of its send,
+		// which makes the user one who was paged (MayAct).
+		if err := h.Engine.AwaitSends(ctx, notify.MethodVoice, phone); err != nil {
+			log.Error().Err(err).Msg("voice: wait for the send")
+			sorry(w)
+			return
+		}
 	}
 	user, ok, err := h.Engine.UserByPhone(ctx, phone)
 	if err != nil {
