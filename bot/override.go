@@ -85,7 +85,7 @@ func (b *Bot) openOverride(ctx context.Context, triggerID, channel, slackUser, u
 	var sc *manifest.Schedule
 	if name != "" {
 		if sc = findNamed(set.Schedules, name, func(x *manifest.Schedule) string { return x.Name }); sc == nil {
-			return say(fmt.Sprintf("I know no schedule called `%s`. %s", kit.esc(name), schedNames(set)))
+			return say(fmt.Sprintf("I know no schedule called `%s`%s. %s", kit.esc(name), schedDidYouMean(set, name), schedNames(set)))
 		}
 	} else {
 		sc = ovrScheduleOf(set, user)

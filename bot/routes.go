@@ -23,7 +23,7 @@ func (b *Bot) commands() map[string]command {
 		"resolve":    {usage: "resolve <id>", help: "resolve an incident", run: b.cmdResolve},
 		"page":       {usage: "page @user|service|team <message>", help: "page someone by hand", run: b.cmdPage},
 		"override":   {usage: "override [schedule]", help: "put someone (you) on call for a while", run: b.cmdOverride},
-		"schedule":   {usage: "schedule [name]", help: "view or edit a schedule", run: b.cmdSchedule},
+		"schedule":   {usage: "schedule [name [month|edit] | new]", help: "view, edit or create a schedule", run: b.cmdSchedule},
 		"escalation": {usage: "escalation [name]", help: "view or edit an escalation policy", run: b.cmdEscalation},
 		"rules":      {usage: "rules", help: "alert rules: list, page on/off, edit", run: b.cmdRules},
 		"contact":    {usage: "contact", help: "your contact methods and notification rules", run: b.cmdContact},

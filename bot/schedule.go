@@ -83,8 +83,8 @@ func (b *Bot) showSchedule(ctx context.Context, responseURL, slackUser, user, na
 	}
 	sc := findNamed(snap.set.Schedules, name, func(x *manifest.Schedule) string { return x.Name })
 	if sc == nil {
-		return b.replyText(ctx, responseURL, fmt.Sprintf("I know no schedule called `%s`. %s\n%s",
-			kit.esc(name), schedNames(snap.set), b.usage("schedule")))
+		return b.replyText(ctx, responseURL, fmt.Sprintf("I know no schedule called `%s`%s. %s\n%s",
+			kit.esc(name), schedDidYouMean(snap.set, name), schedNames(snap.set), b.usage("schedule")))
 	}
 	c := clock{now: b.clock.Now(), loc: b.location(ctx, slackUser, user)}
 	return b.replyBlocks(ctx, responseURL, "Schedule "+sc.Name, schedViewBlocks(sc, snap.resolvers[sc.Name], peopleOf(snap.set), c, days))
@@ -99,7 +99,7 @@ func (b *Bot) editSchedule(ctx context.Context, triggerID, channel, slackUser, u
 	}
 	sc := findNamed(set.Schedules, name, func(x *manifest.Schedule) string { return x.Name })
 	if sc == nil {
-		return refuse(fmt.Sprintf("I know no schedule called `%s`. %s", kit.esc(name), schedNames(set)))
+		return refuse(fmt.Sprintf("I know no schedule called `%s`%s. %s", kit.esc(name), schedDidYouMean(set, name), schedNames(set)))
 	}
 	if err := schedMayChange(set, user, &manifest.Set{Schedules: []*manifest.Schedule{sc}}); err != nil {
 		msg, _ := b.cfgApplyError(err)
@@ -215,6 +215,16 @@ func (b *Bot) changeLocked(ctx context.Context, actor string, build func(cur *ma
 		return err
 	})
 	return plan, err
+}
+
+// schedDidYouMean is ` (did you mean "x"?)` for a likely typo of a
+// schedule's name, else "".
+func schedDidYouMean(set *manifest.Set, name string) string {
+	var names []string
+	for _, s := range set.Schedules {
+		names = append(names, s.Name)
+	}
+	return kit.esc(cfgDidYouMean(name, names))
 }
 
 // schedNames lists the schedules, for a reply to a mistake.

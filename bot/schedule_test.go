@@ -121,7 +121,7 @@ func TestScheduleListAndView(t *testing.T) {
 	if !strings.Contains(month, "The next 28 days") || !strings.Contains(month, "Tue 12 Jan") {
 		t.Errorf("month view: %s", month)
 	}
-	if got := string(h.slash("U0ALICE", "schedule payments-primery")); !strings.Contains(got, "I know no schedule called `payments-primery`") {
+	if got := replyTextOf(t, h.slash("U0ALICE", "schedule payments-primery")); !strings.Contains(got, "I know no schedule called `payments-primery` (did you mean \"payments-primary\"?)") {
 		t.Errorf("unknown schedule: %s", got)
 	}
 	if got := string(h.slash("U0ALICE", "schedule payments-primary fortnight")); !strings.Contains(got, "Usage: `/oncall schedule") {
