@@ -28,7 +28,8 @@ import (
 const (
 	schedConfirmCallback = "schedule_confirm"
 	schedPreviewDays     = 14
-	schedPreviewLines    = 60 // shifts a list shows
+	schedPreviewLines    = 60    // shifts a list shows, at most
+	schedMaxAck          = 18000 // bytes: Slack drops an ack of 20 KB or more
 	schedMaxMetadata     = 3000
 )
 
@@ -87,6 +88,22 @@ func schedUnpack(s string) ([]byte, error) {
 
 // schedPreviewView is the preview of replacing old (nil: creating) with sc.
 func schedPreviewView(cur *manifest.Set, old, sc *manifest.Schedule, channel string, c clock) (slack.ModalViewRequest, error) {
+	// The view travels in the submission's ack: shorten its lists until it
+	// fits.
+	var v slack.ModalViewRequest
+	var err error
+	for n := schedPreviewLines; ; n /= 2 {
+		v, err = schedPreviewViewN(cur, old, sc, channel, c, n)
+		if err != nil {
+			return v, err
+		}
+		if b, _ := json.Marshal(slack.NewPushViewSubmissionResponse(&v)); len(b) < schedMaxAck || n < 4 {
+			return v, nil
+		}
+	}
+}
+
+func schedPreviewViewN(cur *manifest.Set, old, sc *manifest.Schedule, channel string, c clock, maxLines int) (slack.ModalViewRequest, error) {
 	packed, err := schedPack(sc)
 	if err != nil {
 		return slack.ModalViewRequest{}, err
@@ -130,7 +147,7 @@ func schedPreviewView(cur *manifest.Set, old, sc *manifest.Schedule, channel str
 	} else {
 		lines := []string{fmt.Sprintf(":warning: *Nobody would be on call* (%d time(s) this change creates):", len(created))}
 		for i, g := range created {
-			if i == schedPreviewLines {
+			if i == maxLines {
 				lines = append(lines, fmt.Sprintf("…and %d more", len(created)-i))
 				break
 			}
@@ -138,9 +155,9 @@ func schedPreviewView(cur *manifest.Set, old, sc *manifest.Schedule, channel str
 		}
 		blocks = append(blocks, kit.lines(lines)...)
 	}
-	afterLines := schedShiftLines(after, pp, c, from, to)
+	afterLines := schedShiftLines(after, pp, c, from, to, maxLines)
 	if old != nil {
-		beforeLines := schedShiftLines(before, pp, c, from, to)
+		beforeLines := schedShiftLines(before, pp, c, from, to, maxLines)
 		if slicesEqual(beforeLines, afterLines) {
 			blocks = append(blocks, kit.section("The next two weeks' shifts do not change."))
 		} else {
@@ -179,18 +196,18 @@ func slicesEqual(a, b []string) bool {
 
 // schedShiftLines lists the final shifts in [from, to), with the times
 // nobody is on call between them.
-func schedShiftLines(r *schedule.Schedule, pp people, c clock, from, to time.Time) []string {
+func schedShiftLines(r *schedule.Schedule, pp people, c clock, from, to time.Time, maxLines int) []string {
 	if r == nil {
 		return []string{":warning: The schedule cannot be resolved: nobody is on call."}
 	}
 	var lines []string
 	at := from
 	add := func(l string) bool {
-		if len(lines) == schedPreviewLines {
+		if len(lines) == maxLines {
 			lines = append(lines, "…")
 			return false
 		}
-		if len(lines) < schedPreviewLines {
+		if len(lines) < maxLines {
 			lines = append(lines, l)
 		}
 		return true
@@ -204,7 +221,7 @@ func schedShiftLines(r *schedule.Schedule, pp people, c clock, from, to time.Tim
 		}
 		at = sh.End
 	}
-	if at.Before(to) && len(lines) < schedPreviewLines {
+	if at.Before(to) && len(lines) < maxLines {
 		lines = append(lines, fmt.Sprintf("• %s  _nobody_ :warning:", c.span(at, to)))
 	}
 	return lines
