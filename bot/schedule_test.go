@@ -539,3 +539,28 @@ func TestScheduleButtons(t *testing.T) {
 		t.Errorf("edit modal: %+v", v)
 	}
 }
+
+// The modal reads back what it shows: saving it unchanged changes nothing
+// (windows, holidays, zones, the end, the overrides all survive the trip).
+func TestScheduleEditUnchanged(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	schedFreeze(h)
+	schedOpen(t, h, "U0CAROL", "schedule payments-primary edit")
+	edit := schedView(t, h, "schedule")
+	if errs := schedFieldErrors(t, schedSubmit(t, h, slacktest.ViewSubmission{ViewID: edit.ID})); errs != nil {
+		t.Fatalf("unchanged form refused: %v", errs)
+	}
+	preview := schedView(t, h, "schedule_confirm")
+	if !strings.Contains(string(preview.Blocks), "The next two weeks' shifts do not change.") ||
+		!strings.Contains(string(preview.Blocks), "leaves nobody-on-call time as it was") {
+		t.Errorf("preview of no change: %s", preview.Blocks)
+	}
+	schedSubmit(t, h, slacktest.ViewSubmission{ViewID: preview.ID})
+	if err := h.slack.WaitUntil(h.ctx(), func() bool { return len(h.slack.Ephemerals("DU0CAROL")) > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.slack.Ephemerals("DU0CAROL")[0].Text; got != "No changes to schedule payments-primary." {
+		t.Errorf("confirmation: %q", got)
+	}
+}
