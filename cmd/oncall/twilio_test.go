@@ -269,7 +269,12 @@ func TestTwilioCallKeypressAcks(t *testing.T) {
 	s.pageFor("DU0ALICE", id)
 	s.advance(2*time.Minute + time.Second)
 	s.texts(alicePhone, 1)
-	s.advance(3 * time.Minute)
+	s.advance(2 * time.Minute)
+	s.settle()
+	if n := len(s.twilio.Calls()); n != 0 {
+		t.Fatalf("alice was called %d times before her call rule (5 minutes)", n)
+	}
+	s.advance(time.Minute)
 	s.waitFor("a call to alice", func() bool { return len(s.twilio.Calls()) == 1 })
 	call := s.twilio.Calls()[0]
 	if call.To != alicePhone || call.URL != publicURL+"/v1/twilio/voice?incident="+strconv.FormatInt(id, 10) {
@@ -368,5 +373,50 @@ func TestTwilioTenPagesTwoTexts(t *testing.T) {
 	replies, err := s.twilio.SendSMS(s.ctx(), bobPhone, "ack all")
 	if err != nil || len(replies) != 1 || !strings.HasPrefix(replies[0], "Acknowledged 10") {
 		t.Fatalf("ack all: %q %v", replies, err)
+	}
+}
+
+// Twilio answering 500 is temporary: the text is retried with backoff and
+// goes out once; the retries are on the timeline.
+func TestTwilioOutageIsRetried(t *testing.T) {
+	t.Parallel()
+	s := startTwilioStack(t)
+	id := s.alert(sample(t, "am-webhook-firing.json"))
+	s.pageFor("DU0ALICE", id)
+	s.twilio.FailNext(2, 500)
+	s.advance(2*time.Minute + time.Second)
+	s.advance(time.Second)     // River's first backoff
+	s.advance(2 * time.Second) // the second
+	s.texts(alicePhone, 1)
+	s.settle()
+	if n := len(s.twilio.MessagesTo(alicePhone)); n != 1 {
+		t.Fatalf("%d texts; want 1", n)
+	}
+	if a := s.twilio.Attempts(); len(a) != 3 || a[0].Status != 500 || a[1].Status != 500 || a[2].Status != 201 {
+		t.Fatalf("attempts %+v", a)
+	}
+	wantInOrder(t, s.timeline(id),
+		"retry: notifying alice by sms cell (+1415•••0100) failed (attempt 1 of 3), retrying: twilio: sms to +1415•••0100: An internal server error has occurred (HTTP 500, error 20500)",
+		"retry: notifying alice by sms cell (+1415•••0100) failed (attempt 2 of 3)",
+		"notified alice by sms cell (+1415•••0100)")
+}
+
+// A number Twilio refuses as invalid fails for good at once: the call
+// (due at 5 minutes) comes forward at once, and is refused too.
+func TestTwilioInvalidNumberFallsThrough(t *testing.T) {
+	t.Parallel()
+	s := startTwilioStack(t)
+	s.twilio.FailNumber(alicePhone, 21211)
+	id := s.alert(sample(t, "am-webhook-firing.json"))
+	s.pageFor("DU0ALICE", id)
+	s.advance(2*time.Minute + time.Second)
+	s.waitFor("the call attempt", func() bool { return len(s.twilio.Attempts()) == 2 })
+	s.settle()
+	wantInOrder(t, s.timeline(id),
+		"failed: notifying alice by sms cell (+1415•••0100) failed: twilio: sms to +1415•••0100: invalid phone number (HTTP 400, error 21211)",
+		"fallback: moved alice's next notification rule forward",
+		"failed: notifying alice by voice cell-call (+1415•••0100) failed")
+	if s.clock.Now().Sub(s.incident(id).CreatedAt) > 3*time.Minute {
+		t.Fatal("the clock moved past the call rule")
 	}
 }
