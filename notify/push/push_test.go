@@ -64,7 +64,9 @@ func TestMerge(t *testing.T) {
 // A platform that is off, or unknown, fails its devices only.
 func TestChannelPlatforms(t *testing.T) {
 	t.Parallel()
-	ok := provider(func(d notify.Device) push.Result { return push.Result{Token: d.Token, Receipt: notify.Receipt{Ref: "fcm:" + d.Token}} })
+	ok := provider(func(d notify.Device) push.Result {
+		return push.Result{Token: d.Token, Receipt: notify.Receipt{Ref: "fcm:" + d.Token}}
+	})
 	ch := push.New(nil, ok)
 	to := notify.Target{Devices: []notify.Device{{Platform: notify.PlatformAPNs, Token: "i"}, {Platform: notify.PlatformFCM, Token: "x"}, {Platform: "webpush", Token: "w"}}}
 	rcpt, err := ch.Send(context.Background(), to, notify.Page{IncidentID: 1})
