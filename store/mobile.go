@@ -31,6 +31,9 @@ const PairingCodeTTL = 10 * time.Minute
 // PairingCodeLength is the number of characters of a pairing code.
 const PairingCodeLength = 8
 
+// maxLiveCodes is how many unused pairing codes a user may hold at once.
+const maxLiveCodes = 3
+
 // pairingAlphabet has 32 characters that cannot be mistaken for one another
 // when read off a screen and typed (no 0/O, no 1/I): 5 bits a character,
 // 40 bits a code.
@@ -74,7 +77,14 @@ type RegisteredDevice struct {
 const lastUsedResolution = time.Minute
 
 const (
-	sqlPairingCodePurge  = `DELETE FROM mobile_pairing_codes WHERE expires_at <= $1`
+	sqlPairingCodePurge = `DELETE FROM mobile_pairing_codes WHERE expires_at <= $1`
+	// A user keeps at most maxLiveCodes unused codes: asking for more
+	// drops the oldest, so nobody can fill the code space for a guesser.
+	sqlPairingCodeTrim = `
+DELETE FROM mobile_pairing_codes WHERE id IN (
+    SELECT c.id FROM mobile_pairing_codes c JOIN users u ON u.id = c.user_id
+    WHERE u.name = $1 AND c.used_at IS NULL
+    ORDER BY c.created_at DESC, c.id DESC OFFSET $2)`
 	sqlPairingCodeInsert = `
 INSERT INTO mobile_pairing_codes (code_hash, user_id, created_at, expires_at)
 SELECT $1, u.id, $3, $4 FROM users u WHERE u.name = $2
@@ -137,12 +147,17 @@ WHERE u.name = $1 ORDER BY d.created_at, d.id`
 // PairingCodeCreate makes a one-time pairing code for user, valid for
 // PairingCodeTTL from now, and returns it: PairingCodeLength characters of
 // an alphabet without look-alikes. Only its hash is stored. Codes that
-// have expired (anyone's) are deleted on the way. oncall.ErrNotFound when
-// there is no such user.
+// have expired (anyone's) are deleted on the way, and so are the user's
+// oldest unused ones beyond the last few (maxLiveCodes), so that asking
+// again and again cannot fill the code space for a guesser.
+// oncall.ErrNotFound when there is no such user.
 func PairingCodeCreate(ctx context.Context, q Querier, user string, now time.Time) (string, error) {
 	var code string
 	err := mobileTx(ctx, q, func(q Querier) error {
 		if _, err := q.Exec(ctx, sqlPairingCodePurge, now); err != nil {
+			return mapErr(err)
+		}
+		if _, err := q.Exec(ctx, sqlPairingCodeTrim, user, maxLiveCodes-1); err != nil {
 			return mapErr(err)
 		}
 		code = newPairingCode()

@@ -320,3 +320,31 @@ func equalDevices(a, b []store.Device) bool {
 	}
 	return true
 }
+
+// Asking for code after code keeps only the last few alive.
+func TestPairingCodesPerUserAreBounded(t *testing.T) {
+	t.Parallel()
+	ctx, q := mobileSetup(t)
+	var codes []string
+	for i := range 5 {
+		c, err := store.PairingCodeCreate(ctx, q, "alice", mobileT0.Add(time.Duration(i)*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, c)
+	}
+	if _, err := store.PairingCodeCreate(ctx, q, "bob", mobileT0); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := q.QueryRow(ctx, `SELECT count(*) FROM mobile_pairing_codes`).Scan(&n); err != nil || n != 4 {
+		t.Fatalf("%d codes, %v; want alice's last 3 and bob's", n, err)
+	}
+	at := mobileT0.Add(time.Minute)
+	if _, _, err := store.PairingCodeRedeem(ctx, q, codes[1], "", at); !errors.Is(err, oncall.ErrNotFound) {
+		t.Errorf("an old code: %v", err)
+	}
+	if _, user, err := store.PairingCodeRedeem(ctx, q, codes[2], "", at); err != nil || user != "alice" {
+		t.Errorf("the third newest: %q %v", user, err)
+	}
+}
