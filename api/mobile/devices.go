@@ -3,7 +3,9 @@ package mobile
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/oncall/oncall/api"
 	"github.com/oncall/oncall/oncall"
@@ -47,7 +49,12 @@ func (h *Handler) registerDevice(w http.ResponseWriter, r *http.Request, s sessi
 
 // removeDevice stops pushes to one of the user's push tokens.
 func (h *Handler) removeDevice(w http.ResponseWriter, r *http.Request, s session) {
-	err := store.DeviceRemove(r.Context(), h.DB, s.User, r.PathValue("token"))
+	token := r.PathValue("token")
+	if len(token) > 4096 || !utf8.ValidString(token) || strings.ContainsRune(token, 0) {
+		api.WriteError(w, http.StatusNotFound, "no such device token of yours")
+		return
+	}
+	err := store.DeviceRemove(r.Context(), h.DB, s.User, token)
 	switch {
 	case errors.Is(err, oncall.ErrNotFound):
 		api.WriteError(w, http.StatusNotFound, "no such device token of yours")

@@ -247,6 +247,11 @@ func TestDevices(t *testing.T) {
 	if status, _ := f.call("DELETE", "/v1/mobile/devices/"+fcmToken, token, nil); status != http.StatusNotFound {
 		t.Errorf("remove again: %d", status)
 	}
+	for _, bad := range []string{"%00", "%ff%fe", strings.Repeat("a", 5000)} {
+		if status, _ := f.call("DELETE", "/v1/mobile/devices/"+bad, token, nil); status != http.StatusNotFound {
+			t.Errorf("remove %.10q: %d", bad, status)
+		}
+	}
 	// Revoking the session removes its device.
 	f.call("POST", "/v1/mobile/devices", token, map[string]string{"platform": "apns", "token": apnsToken})
 	f.call("DELETE", "/v1/mobile/token", token, nil)
