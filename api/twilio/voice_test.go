@@ -108,3 +108,33 @@ func TestVoiceSilence(t *testing.T) {
 	}
 	b.wantState(t, id, store.StateTriggered, "")
 }
+
+// Calling our number reads the caller's latest page, and the keys work
+// as in our calls; a stranger hears nothing of it.
+func TestVoiceInboundCall(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.page(t, "k1", "Disk full on db1")
+	sess, err := b.fake.Dial(ctx(t), strangerPhone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSaid(t, sess.Said(), "not registered")
+	if !sess.Ended() || strings.Contains(sess.Transcript(), "Disk") {
+		t.Fatalf("a stranger heard %q", sess.Transcript())
+	}
+
+	if sess, err = b.fake.Dial(ctx(t), alicePhone); err != nil {
+		t.Fatal(err)
+	}
+	wantSaid(t, sess.Said(), "Incident "+itoa(id)+" on api", "Disk full on db1")
+	said, err := sess.Press(ctx(t), "4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSaid(t, said, "Acknowledged incident "+itoa(id))
+	b.wantState(t, id, store.StateAcknowledged, "alice")
+	if n := len(b.fake.Calls()); n != 0 {
+		t.Fatalf("%d calls made", n)
+	}
+}

@@ -61,6 +61,9 @@ type Server struct {
 	// SMSWebhook is where an SMS to Number is posted (our /v1/twilio/sms);
 	// Connect sets it.
 	SMSWebhook string
+	// VoiceWebhook is where a call to Number fetches its TwiML (our
+	// /v1/twilio/voice); Connect sets it.
+	VoiceWebhook string
 
 	srv    *httptest.Server
 	client *http.Client
@@ -89,8 +92,9 @@ type Message struct {
 	Created        time.Time
 }
 
-// Call is a call we made.
+// Call is a call we made, or one to our number (Direction inbound).
 type Call struct {
+	Direction      string // outbound-api (made through the API) or inbound
 	SID            string
 	From, To       string
 	URL            string // where its TwiML is fetched
@@ -159,6 +163,7 @@ func (s *Server) Connect(publicURL string) twilio.Config {
 	publicURL = strings.TrimRight(publicURL, "/")
 	s.mu.Lock()
 	s.SMSWebhook = publicURL + twilio.PathSMS
+	s.VoiceWebhook = publicURL + twilio.PathVoice
 	s.mu.Unlock()
 	return twilio.Config{AccountSID: s.AccountSID, AuthToken: s.AuthToken, From: s.Number, APIURL: s.URL, PublicURL: publicURL}
 }
@@ -242,9 +247,11 @@ func (s *Server) MessagesTo(number string) []Message {
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Call, len(s.calls))
-	for i, c := range s.calls {
-		out[i] = *c
+	out := make([]Call, 0, len(s.calls))
+	for _, c := range s.calls {
+		if c.Direction != "inbound" {
+			out = append(out, *c)
+		}
 	}
 	return out
 }
@@ -440,7 +447,7 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.seq++
-	c := &Call{SID: fmt.Sprintf("CA%032x", s.seq), From: from, To: to, URL: form.Get("Url"), Method: method,
+	c := &Call{Direction: "outbound-api", SID: fmt.Sprintf("CA%032x", s.seq), From: from, To: to, URL: form.Get("Url"), Method: method,
 		StatusCallback: form.Get("StatusCallback"), CallbackMethod: cbMethod, CallbackEvents: form["StatusCallbackEvent"],
 		Status: "queued", Created: s.now()}
 	s.calls = append(s.calls, c)
@@ -816,7 +823,7 @@ func reported(c Call, status string) bool {
 func (s *Server) callParams(c Call) url.Values {
 	return url.Values{
 		"AccountSid": {s.AccountSID}, "ApiVersion": {"2010-04-01"}, "CallSid": {c.SID}, "CallStatus": {c.Status},
-		"Called": {c.To}, "Caller": {c.From}, "Direction": {"outbound-api"}, "From": {c.From}, "To": {c.To},
+		"Called": {c.To}, "Caller": {c.From}, "Direction": {c.Direction}, "From": {c.From}, "To": {c.To},
 		"CalledCountry": {"US"}, "CallerCountry": {"US"},
 	}
 }
@@ -858,6 +865,25 @@ func (s *Server) Answer(ctx context.Context, sid string) (*Session, error) {
 	s.mu.Lock()
 	call := *s.call(sid)
 	s.mu.Unlock()
+	sess := &Session{s: s, call: call}
+	return sess, sess.fetch(ctx, call.URL, call.Method, nil)
+}
+
+// Dial calls our number from the phone from: the number's VoiceWebhook is
+// fetched and its TwiML run, as Answer does for a call we made. The call
+// is not in Calls (those we made).
+func (s *Server) Dial(ctx context.Context, from string) (*Session, error) {
+	s.mu.Lock()
+	hook := s.VoiceWebhook
+	s.seq++
+	c := &Call{Direction: "inbound", SID: fmt.Sprintf("CA%032x", s.seq), From: from, To: s.Number, URL: hook,
+		Method: http.MethodPost, Status: "in-progress", Created: s.now()}
+	s.calls = append(s.calls, c)
+	call := *c
+	s.mu.Unlock()
+	if hook == "" {
+		return nil, errors.New("twiliotest: no voice webhook (Connect)")
+	}
 	sess := &Session{s: s, call: call}
 	return sess, sess.fetch(ctx, call.URL, call.Method, nil)
 }
