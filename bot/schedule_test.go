@@ -17,10 +17,11 @@ import (
 // and /oncall override.
 
 // schedNow is the instant these surfaces are rendered at: Wednesday 16
-// December 2026, 15:00:20 UTC (10:00 in New York), 20 s past the minute so
-// a running test's drift never changes a rounded time; the two weeks after
-// it hold the 25 December holiday.
-var schedNow = time.Date(2026, time.December, 16, 15, 0, 20, 0, time.UTC)
+// December 2026, 15:00:05 UTC (10:00 in New York), 5 s past the minute so
+// a test's drift (frozen again before each golden surface) changes neither
+// a time shown to the minute nor a rounded "in 1h"; the two weeks after it
+// hold the 25 December holiday.
+var schedNow = time.Date(2026, time.December, 16, 15, 0, 5, 0, time.UTC)
 
 func schedFreeze(h *harness) { h.b.Clock.Advance(schedNow.Sub(h.b.Clock.Now())) }
 
@@ -116,6 +117,7 @@ func TestScheduleListAndView(t *testing.T) {
 	h := newHarness(t, company())
 	schedFreeze(h)
 	golden(t, "schedule_list", h.slash("U0ALICE", "schedule"))
+	schedFreeze(h)
 	golden(t, "schedule_view", h.slash("U0ALICE", "schedule payments-primary"))
 	month := string(h.slash("U0BOB", "schedule payments-secondary month"))
 	if !strings.Contains(month, "The next 28 days") || !strings.Contains(month, "Tue 12 Jan") {
@@ -166,6 +168,7 @@ func TestScheduleEditPreviewConfirm(t *testing.T) {
 
 	// A valid change: the nights layer ends this Friday, which leaves the
 	// nights and weekends uncovered. The preview shows it.
+	schedFreeze(h)
 	ack := schedSubmit(t, h, slacktest.ViewSubmission{ViewID: edit.ID, Values: map[string]map[string]slacktest.Value{
 		"l1_end": {"v": schedText("2026-12-18 09:00")},
 	}})
