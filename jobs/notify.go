@@ -16,6 +16,10 @@ import (
 // NotifyArgs sends one notification row.
 type NotifyArgs struct {
 	NotificationID int64 `json:"notification_id"`
+	// Method is the notification's, so that only sends to rate-limited
+	// methods look up and lock their address first ("" in jobs queued
+	// before it existed: they do).
+	Method string `json:"method,omitempty"`
 }
 
 func (NotifyArgs) Kind() string { return "notify" }
@@ -43,7 +47,7 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	// when the database fails, and the row says whether it was sent).
 	err := w.e.inTxAttempts(ctx, 1, func(tx *txn) error {
 		var err error
-		later, err = w.e.send(ctx, tx, job.Args.NotificationID, job.Attempt)
+		later, err = w.e.send(ctx, tx, job.Args, job.Attempt)
 		return err
 	})
 	switch {
@@ -61,14 +65,17 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 // acknowledgement (which updates the incident) waits for a send already
 // under way and every send after it sees the new state: a page never goes
 // out after an ack committed.
-func (e *Engine) send(ctx context.Context, tx *txn, id int64, attempt int) (retryLater, error) {
+func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int) (retryLater, error) {
+	id := args.NotificationID
 	// A rate-limited address is locked first, before any row: a send that
 	// waits for another to the same number then holds no row, so the
 	// other can take its page into its bundle (rows locked by a send are
 	// skipped, and would wait a whole interval more).
-	if method, address, err := store.NotificationAddress(ctx, tx, id); err == nil && addressInterval[method] > 0 && address != "" {
-		if err := store.LockAddress(ctx, tx, method, address); err != nil {
-			return retryLater{}, err
+	if args.Method == "" || addressInterval[args.Method] > 0 {
+		if method, address, err := store.NotificationAddress(ctx, tx, id); err == nil && addressInterval[method] > 0 && address != "" {
+			if err := store.LockAddress(ctx, tx, method, address); err != nil {
+				return retryLater{}, err
+			}
 		}
 	}
 	// Locks are taken incident first, then notification, the order every

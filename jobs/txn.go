@@ -39,7 +39,7 @@ func (e *Engine) flush(ctx context.Context, t *txn, now time.Time) error {
 			if n.DueAt.After(now) {
 				opts.ScheduledAt = n.DueAt
 			}
-			params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationID: n.ID}, InsertOpts: opts})
+			params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationID: n.ID, Method: n.Method}, InsertOpts: opts})
 		}
 	}
 	for id := range t.updates {
