@@ -54,7 +54,7 @@ const (
 	outageDuration = 10 * time.Second
 	outageAfter    = 12 * time.Second // load after the database returns
 	steadyAfter    = 6 * time.Second  // when the backlog should be worked off
-	maxLate        = 30 * time.Second // the most a step may be late
+	maxLate        = 45 * time.Second // the most a step may be late
 	// requestTimeout is how long the sender waits for an answer: longer is
 	// a hang.
 	requestTimeout = 10 * time.Second
@@ -175,7 +175,8 @@ func TestDatabaseOutage(t *testing.T) {
 	t.Parallel()
 	pg := newPGCluster(t)
 	pg.start()
-	sl, apiURL := fakeSlack(t, 0, "alice", "bob")
+	// Slow answers from Slack keep pages in flight when the database stops.
+	sl, apiURL := fakeSlack(t, slackDelay, "alice", "bob")
 	vars := slackEnv(sl, apiURL)
 	vars["DATABASE_URL"] = pg.url("oncall")
 	vars["ONCALL_CONFIG"] = writeConfig(t, outageConfig)
@@ -233,7 +234,22 @@ func TestDatabaseOutage(t *testing.T) {
 	<-loadDone
 	snd.wg.Wait()
 	srv.alive()
-	lastAccepted := time.Now()
+	// When the last alert first tried during the outage was accepted.
+	firstTry, acceptedAt := map[string]time.Time{}, map[string]time.Time{}
+	for _, a := range snd.answers {
+		if t0, ok := firstTry[a.dedupKey]; !ok || a.at.Before(t0) {
+			firstTry[a.dedupKey] = a.at
+		}
+		if a.err == nil && a.res.code == http.StatusAccepted {
+			acceptedAt[a.dedupKey] = a.at.Add(a.took)
+		}
+	}
+	var retriesLanded time.Duration
+	for k, t0 := range firstTry {
+		if t0.After(stoppedAt) && t0.Before(startedAt) {
+			retriesLanded = max(retriesLanded, acceptedAt[k].Sub(startedAt))
+		}
+	}
 
 	// What the sender saw: only 202 and 503, 503s with Retry-After, no
 	// hang, and every alert accepted in the end.
@@ -356,23 +372,32 @@ func TestDatabaseOutage(t *testing.T) {
 		// sender's retries, the timers that fell due) has had 6 s.
 		if at.After(startedAt.Add(steadyAfter)) {
 			lateSteady = append(lateSteady, l)
-
 		}
 	}
 	if lost > 0 {
 		t.Errorf("%d of %d pages lost", lost, 2*len(created))
 	}
-	// Escalations resume within the backlog's time, not River's rescue of
-	// jobs stuck "running" (20 to 50 s): timers that fell due in the
-	// outage fire when it ends. How late the steady ones are is reported,
-	// not judged: it measures the machine as much as the server.
+	// No job's outcome was lost with the database: River's rescuer, which
+	// would retry it 20 to 50 s later, found nothing to do.
+	var rescued int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE errors::text LIKE '%Stuck job rescued%'`).Scan(&rescued); err != nil {
+		t.Fatal(err)
+	}
+	if rescued > 0 {
+		t.Errorf("%d jobs were left running through the outage and rescued by River", rescued)
+	}
+	// Escalations resume: timers that fell due in the outage fire when it
+	// ends, within the time the backlog takes. How late the steady ones
+	// are is reported, not judged: on a shared 2-core machine it measures
+	// the machine (and the fake Slack in this process) as much as the
+	// server.
 	if m := pct(late, 1); m > maxLate {
 		t.Errorf("a step 2 page was %.1f s late, want under %s", m.Seconds(), maxLate)
 		explainIncident(t, pool, lateID, start)
 	}
-	t.Logf("database down %.1f s; /readyz ready %.2f s after it returned; %d alerts, %d answers (%d × 202, %d × 503, %d × 503 during the outage, %d other), slowest answer %.2f s; every alert accepted %.1f s after the database returned",
+	t.Logf("database down %.1f s; /readyz ready %.2f s after it returned; %d alerts, %d answers (%d × 202, %d × 503, %d × 503 during the outage, %d other), slowest answer %.2f s; the outage's alerts all accepted %.1f s after the database returned",
 		startedAt.Sub(stoppedAt).Seconds(), recovery.Seconds(), len(snd.accepted)+len(snd.gaveUp), len(snd.answers), n202, n503, nOutage503, other,
-		slowest.Seconds(), lastAccepted.Sub(startedAt).Seconds())
+		slowest.Seconds(), retriesLanded.Seconds())
 	t.Logf("%d incidents, %d pages due, %d lost, %d duplicated; step 2 lateness p50 %.2f s, p99 %.2f s, max %.2f s; of incidents opened 6 s after the database returned: p50 %.2f s, p99 %.2f s",
 		len(created), 2*len(created), lost, dup, pct(late, 0.5).Seconds(), pct(late, 0.99).Seconds(), pct(late, 1).Seconds(),
 		pct(lateSteady, 0.5).Seconds(), pct(lateSteady, 0.99).Seconds())

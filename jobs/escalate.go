@@ -34,7 +34,7 @@ type escalateWorker struct {
 }
 
 func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs]) error {
-	err := w.e.inTx(ctx, func(tx *txn) error {
+	return w.e.inTx(ctx, func(tx *txn) error {
 		if err := w.e.escalate(ctx, tx, job.Args); err != nil {
 			return err
 		}
@@ -45,7 +45,6 @@ func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs])
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx.Tx, job)
 		return err
 	})
-	return w.e.awaitDB(ctx, err)
 }
 
 // escalate runs step args.Step of round args.Loop: it pages the step's

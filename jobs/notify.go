@@ -52,7 +52,7 @@ func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) err
 	})
 	switch {
 	case err != nil:
-		return w.e.awaitDB(ctx, err)
+		return err
 	case later.snooze > 0:
 		return river.JobSnooze(later.snooze)
 	default:
