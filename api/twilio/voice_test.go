@@ -1,6 +1,7 @@
 package twilio_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,25 @@ func TestVoiceInboundCall(t *testing.T) {
 	b.wantState(t, id, store.StateAcknowledged, "alice")
 	if n := len(b.fake.Calls()); n != 0 {
 		t.Fatalf("%d calls made", n)
+	}
+}
+
+// The script is TwiML as Twilio reads it: the page in <Say>, one key
+// gathered and posted back to the incident's URL, the summary escaped.
+func TestVoiceTwiML(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.page(t, "k1", `Disk <full> & "hot"`)
+	path := "/v1/twilio/voice?incident=" + itoa(id)
+	form := url.Values{"CallSid": {"CA1"}, "From": {twiliotest.DefaultNumber}, "To": {alicePhone}, "Direction": {"outbound-api"}}
+	code, body := b.post(t, path, form, b.sign(b.url+path, form))
+	want := `<?xml version="1.0" encoding="UTF-8"?>` + "\n" +
+		`<Response><Say language="en-US">Hello, this is on call, with a page.</Say><Pause length="1"></Pause>` +
+		`<Say language="en-US">Incident ` + itoa(id) + ` on api. critical. Disk &lt;full&gt; &amp; &#34;hot&#34;. It is triggered.</Say>` +
+		`<Gather input="dtmf" numDigits="1" timeout="10" action="` + b.url + path + `" method="POST">` +
+		`<Say language="en-US">Press 4 to acknowledge, 6 to resolve, 5 to escalate, or star to hear this again.</Say></Gather>` +
+		`<Say language="en-US">No key was pressed. Goodbye.</Say><Hangup></Hangup></Response>`
+	if code != 200 || body != want {
+		t.Fatalf("%d\n%s\nwant\n%s", code, body, want)
 	}
 }
