@@ -223,6 +223,17 @@ func (r *crashRig) check(ids []int64, kills, maxDup int, killedAt time.Time) cra
 		r.t.Errorf("%d duplicate pages, more than the %d sends in flight at the kill", rep.duplicates, maxDup)
 		r.explainDuplicates(counts)
 	}
+	// Each step queued each page once: a step that ran twice (a rescued
+	// escalate job whose first run had committed) shows here whatever the
+	// timing of the sends.
+	var twice int
+	if err := r.pool.QueryRow(context.Background(), `SELECT count(*) FROM (SELECT 1 FROM notifications WHERE kind = 'page'
+		GROUP BY incident_id, user_name, escalation_step, escalation_loop, rule_index, method HAVING count(*) > 1) d`).Scan(&twice); err != nil {
+		r.t.Fatal(err)
+	}
+	if twice > 0 {
+		r.t.Errorf("%d pages queued more than once by their step", twice)
+	}
 	// The database agrees: every page is recorded as sent.
 	var unsent int
 	if err := r.pool.QueryRow(context.Background(), `SELECT count(*) FROM notifications WHERE kind = 'page' AND state <> 'sent'`).Scan(&unsent); err != nil {
