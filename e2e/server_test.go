@@ -54,7 +54,7 @@ func tail(s string, n int) string {
 
 // server is one `oncall serve` child process.
 type server struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	cmd  *exec.Cmd
 	url  string
@@ -73,7 +73,7 @@ var listening = regexp.MustCompile(`"addr":"([^"]+)"[^\n]*"message":"serving HTT
 // startServer starts `oncall serve` with vars as its environment (on top of
 // the test's PATH and HOME) and returns once it listens. It is killed when
 // the test ends if still running.
-func startServer(t *testing.T, name string, vars map[string]string) *server {
+func startServer(t testing.TB, name string, vars map[string]string) *server {
 	t.Helper()
 	if binary == "" {
 		t.Fatal("no oncall binary (TestMain did not build it)")
@@ -192,7 +192,7 @@ func (s *server) key(name string) string {
 }
 
 // writeConfig writes a manifest into a new directory for ONCALL_CONFIG.
-func writeConfig(t *testing.T, yaml string) string {
+func writeConfig(t testing.TB, yaml string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "company.yaml"), []byte(yaml), 0o600); err != nil {
@@ -206,7 +206,7 @@ func writeConfig(t *testing.T, yaml string) string {
 // holds each chat.postMessage answer for postDelay after the fake has
 // recorded the message, as a slow Slack would. A process killed in that
 // window has sent a page whose delivery it never recorded.
-func fakeSlack(t *testing.T, postDelay time.Duration, names ...string) (*slacktest.Server, string) {
+func fakeSlack(t testing.TB, postDelay time.Duration, names ...string) (*slacktest.Server, string) {
 	t.Helper()
 	sl := slacktest.New(t)
 	for _, n := range names {
