@@ -42,6 +42,10 @@ type serveOptions struct {
 	clock     oncall.Clock
 	listening func(addr string)  // called once the HTTP listener is open
 	engine    func(*jobs.Engine) // called once the engine runs
+	// httpServer, when set, adjusts the HTTP server before it serves: the
+	// hostile-request tests shorten its timeouts to see slow clients cut
+	// off in a second rather than in half a minute.
+	httpServer func(*http.Server)
 }
 
 func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
@@ -94,6 +98,9 @@ func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
 		}
 	}
 	httpSrv := api.NewHTTPServer(cfg.HTTPAddr, srv.Handler())
+	if opts.httpServer != nil {
+		opts.httpServer(httpSrv)
+	}
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
