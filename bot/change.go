@@ -53,7 +53,20 @@ func (b *Bot) apply(ctx context.Context, actor string, objs *manifest.Set) (*sto
 		plan, err = store.ApplyConfig(ctx, tx, objs, store.ApplyOptions{Now: b.clock.Now(), Actor: "slack:" + actor})
 		return err
 	})
+	if err == nil {
+		b.replanHandoffs(ctx)
+	}
 	return plan, err
+}
+
+// replanHandoffs moves the planned handoffs and user groups to a change
+// just committed, so an override that starts now reaches Slack at once
+// instead of at the next plan check. A failure is only logged: the plan
+// check (jobs.HandoffPlanInterval) catches up anyway.
+func (b *Bot) replanHandoffs(ctx context.Context) {
+	if _, err := b.engine.PlanHandoffs(ctx); err != nil {
+		b.log.Warn().Err(err).Msg("plan handoffs after a Slack change")
+	}
 }
 
 // administers reports whether user is an admin of team ("" : of any team).
@@ -118,8 +131,7 @@ func owningTeams(cur, objs *manifest.Set) []string {
 			}
 		}
 	}
-	for _, u := range objs.Users {
-		_ = u // users change their own contact methods (see contact.go); admins anyone's
-	}
+	// Users belong to no team: contact.go lets a user change only their own
+	// contact methods and notification rules, so users add no team here.
 	return teams
 }

@@ -214,6 +214,9 @@ func (b *Bot) changeLocked(ctx context.Context, actor string, build func(cur *ma
 		plan, err = store.ApplyConfig(ctx, tx, objs, store.ApplyOptions{Now: b.clock.Now(), Actor: "slack:" + actor})
 		return err
 	})
+	if err == nil {
+		b.replanHandoffs(ctx)
+	}
 	return plan, err
 }
 
