@@ -2,6 +2,7 @@ package oncall
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -34,8 +35,10 @@ func ParseDuration(s string) (time.Duration, error) {
 			i++
 		}
 		if i > 0 && i < len(s) && s[i] == unit.suffix {
-			n, err := strconv.Atoi(s[:i])
-			if err != nil || n > 100000 {
+			// The sum must fit in a Duration (about 292 years): beyond
+			// it the count would wrap to a negative or wrong value.
+			n, err := strconv.ParseInt(s[:i], 10, 64)
+			if err != nil || n > int64((math.MaxInt64-total)/unit.size) {
 				return 0, fmt.Errorf("duration %q is out of range", orig)
 			}
 			total += time.Duration(n) * unit.size
@@ -49,6 +52,9 @@ func ParseDuration(s string) (time.Duration, error) {
 		}
 		if d < 0 {
 			return 0, fmt.Errorf("duration %q must not be negative", orig)
+		}
+		if d > math.MaxInt64-total {
+			return 0, fmt.Errorf("duration %q is out of range", orig)
 		}
 		total += d
 	}
