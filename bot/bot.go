@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ type Bot struct {
 	log    zerolog.Logger
 	// publicURL is how phones reach the HTTP API, shown with a pairing code.
 	publicURL string
+	conn      conn // the Socket Mode connection loop (conn.go)
 }
 
 // Config is how the bot reaches Slack.
@@ -54,31 +56,15 @@ type Config struct {
 
 // New builds the bot.
 func New(cfg Config, engine *jobs.Engine, db *pgxpool.Pool, clock oncall.Clock, log zerolog.Logger) *Bot {
-	api := slack.New(cfg.BotToken, slack.OptionAPIURL(cfg.APIURL), slack.OptionAppLevelToken(cfg.AppToken))
+	api := slack.New(cfg.BotToken, slack.OptionAPIURL(cfg.APIURL), slack.OptionAppLevelToken(cfg.AppToken),
+		slack.OptionHTTPClient(&http.Client{Timeout: apiTimeout}))
 	return &Bot{api: api, sm: socketmode.New(api), engine: engine, db: db, clock: clock, log: log, publicURL: cfg.PublicURL}
 }
 
-// reconnectDelay is the pause before the bot reconnects after its
-// connection failed.
-const reconnectDelay = time.Second
-
 // Run connects and serves until ctx ends, reconnecting whenever the
-// connection fails.
+// connection fails (conn.go).
 func (b *Bot) Run(ctx context.Context) {
-	go func() {
-		for {
-			err := b.sm.RunContext(ctx)
-			if ctx.Err() != nil {
-				return
-			}
-			b.log.Warn().Err(err).Msg("slack socket mode connection lost; reconnecting")
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(reconnectDelay):
-			}
-		}
-	}()
+	go b.runSocket(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -105,9 +91,16 @@ func (b *Bot) work(ctx context.Context, what string, fn func(context.Context) er
 }
 
 func (b *Bot) dispatch(ctx context.Context, evt socketmode.Event) {
+	if b.duplicate(evt) {
+		return
+	}
 	switch evt.Type {
 	case socketmode.EventTypeConnected:
+		b.connected()
 		b.log.Info().Msg("slack socket mode connected")
+	case socketmode.EventTypeConnectionError:
+		ev, _ := evt.Data.(*slack.ConnectionErrorEvent)
+		b.connectionError(ev)
 	case socketmode.EventTypeInvalidAuth:
 		b.log.Error().Msg("slack refused the app token")
 	case socketmode.EventTypeInteractive:
