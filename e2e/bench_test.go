@@ -158,7 +158,7 @@ integrations:
 
 const (
 	ackAlertRate    = 30 // alerts per second, each a new incident paging alice
-	ackEnvelopeRate = 10 // envelopes per second
+	ackEnvelopeRate = 20 // envelopes per second
 	ackWindow       = 10 * time.Second
 )
 
@@ -213,8 +213,11 @@ func BenchmarkSocketAck(b *testing.B) {
 // ackEnvelopeRate. It returns the envelopes' ack latencies and the number of
 // pages the fake received in the window.
 func ackRun(b *testing.B, sl *slacktest.Server, srv *server, key string, run int) ([]time.Duration, int) {
+	cpu0 := sampleCPU([]*server{srv})
 	start := time.Now()
 	pagesBefore := len(pages(sl))
+	answersBefore := len(sl.Calls("response_url"))
+	updatesBefore := len(sl.Calls("chat.update"))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	// Alerts: one goroutine per alert, so a slow answer never lowers the rate.
@@ -271,6 +274,7 @@ func ackRun(b *testing.B, sl *slacktest.Server, srv *server, key string, run int
 	tick.Stop()
 	close(stop)
 	wg.Wait()
+	b.Logf("run %d: %s", run, cpuUse(cpu0, sampleCPU([]*server{srv})))
 	if n := alertErrs.Load(); n > 0 {
 		b.Errorf("run %d: %d alerts not accepted", run, n)
 	}
@@ -286,6 +290,10 @@ func ackRun(b *testing.B, sl *slacktest.Server, srv *server, key string, run int
 		}
 		lat = append(lat, e.Ack.Latency)
 	}
+	// The work behind the acks was done, not only the acks: commands are
+	// answered on their response_url, clicks update the page.
+	b.Logf("run %d: %d envelopes sent; meanwhile %d command answers and %d message updates",
+		run, len(ids), len(sl.Calls("response_url"))-answersBefore, len(sl.Calls("chat.update"))-updatesBefore)
 	return lat, len(pages(sl)) - pagesBefore
 }
 
@@ -369,15 +377,16 @@ func BenchmarkScaleOut(b *testing.B) {
 	vars["DATABASE_URL"] = storetest.URL(pool)
 	vars["ONCALL_CONFIG"] = writeConfig(b, scaleConfig)
 
-	var one, two, p99one, p99two []float64
+	var one, two, p99one, p99two, pgMS, oncallMS, busy []float64
 	round := 0
 	for b.Loop() {
 		a := startServer(b, "serve-a", vars)
 		key := a.key("hook")
 		for range benchRuns {
 			round++
-			rate, p99 := scaleRun(b, pool, []*server{a}, key, round)
+			rate, p99, use := scaleRun(b, pool, []*server{a}, key, round)
 			one, p99one = append(one, rate), append(p99one, p99)
+			pgMS, oncallMS, busy = append(pgMS, use.pgMSPerAlert), append(oncallMS, use.oncallMSPerAlert), append(busy, use.busy)
 			b.Logf("one process, run %d: %.0f alerts/s, 202 p99 %.1f ms", round, rate, p99)
 		}
 		vb := withDefaults(vars, nil)
@@ -385,8 +394,9 @@ func BenchmarkScaleOut(b *testing.B) {
 		bsrv := startServer(b, "serve-b", vb)
 		for range benchRuns {
 			round++
-			rate, p99 := scaleRun(b, pool, []*server{a, bsrv}, key, round)
+			rate, p99, use := scaleRun(b, pool, []*server{a, bsrv}, key, round)
 			two, p99two = append(two, rate), append(p99two, p99)
+			pgMS, oncallMS, busy = append(pgMS, use.pgMSPerAlert), append(oncallMS, use.oncallMSPerAlert), append(busy, use.busy)
 			b.Logf("two processes, run %d: %.0f alerts/s, 202 p99 %.1f ms", round, rate, p99)
 		}
 		for _, s := range []*server{a, bsrv} {
@@ -399,15 +409,27 @@ func BenchmarkScaleOut(b *testing.B) {
 	b.ReportMetric(median(two)/median(one), "ratio")
 	b.ReportMetric(median(p99one), "one-p99-ms")
 	b.ReportMetric(median(p99two), "two-p99-ms")
+	// What limits it: CPU per accepted alert, and how busy the machine was.
+	b.ReportMetric(median(pgMS), "pg-cpu-ms/alert")
+	b.ReportMetric(median(oncallMS), "oncall-cpu-ms/alert")
+	b.ReportMetric(median(busy), "busy-cores")
+	b.ReportMetric(float64(cores()), "cores")
+}
+
+// scaleUse is the CPU a scale-out window used.
+type scaleUse struct {
+	pgMSPerAlert, oncallMSPerAlert float64 // CPU milliseconds per accepted alert
+	busy                           float64 // cores busy on the machine, on average
 }
 
 // scaleRun sends for scaleWindow from scaleSenders senders spread over
 // servers, then waits for the pages queued to be sent. It returns the
 // accepted alerts per second and the p99 of the 202s.
-func scaleRun(b *testing.B, pool *pgxpool.Pool, servers []*server, key string, round int) (float64, float64) {
+func scaleRun(b *testing.B, pool *pgxpool.Pool, servers []*server, key string, round int) (float64, float64, scaleUse) {
 	var accepted atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
+	cpu0 := sampleCPU(servers)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range scaleSenders {
@@ -439,11 +461,16 @@ func scaleRun(b *testing.B, pool *pgxpool.Pool, servers []*server, key string, r
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1 := sampleCPU(servers)
+	b.Logf("run %d: %s", round, cpuUse(cpu0, cpu1))
 	for _, s := range servers {
 		s.alive()
 	}
 	drain(b, pool)
-	return float64(accepted.Load()) / elapsed.Seconds(), msf(percentile(lat, 0.99))
+	n := float64(max(accepted.Load(), 1))
+	use := scaleUse{pgMSPerAlert: (cpu1.pg - cpu0.pg) * 1000 / n, oncallMSPerAlert: (cpu1.oncall - cpu0.oncall) * 1000 / n,
+		busy: (cpu1.machine - cpu0.machine) / cpu1.at.Sub(cpu0.at).Seconds()}
+	return float64(accepted.Load()) / elapsed.Seconds(), msf(percentile(lat, 0.99)), use
 }
 
 // drain waits until River has nothing left to do now (jobs scheduled for
@@ -494,4 +521,91 @@ func readMem(pid int) (memFigures, error) {
 		}
 	}
 	return m, sc.Err()
+}
+
+// ---- where the CPU went
+
+// clockTicks is the unit of /proc's CPU times (USER_HZ, 100 on Linux).
+const clockTicks = 100
+
+// cpuSample is the CPU time used so far, in seconds: by the whole machine
+// (busy, of all cores), by the oncall processes, by PostgreSQL's processes
+// and by this test process (the senders and the fake Slack).
+type cpuSample struct {
+	at                         time.Time
+	machine, oncall, pg, bench float64
+}
+
+func sampleCPU(servers []*server) cpuSample {
+	s := cpuSample{at: time.Now()}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line)
+		for i := 1; i < len(f); i++ {
+			if i == 4 || i == 5 { // idle, iowait
+				continue
+			}
+			v, _ := strconv.ParseFloat(f[i], 64)
+			s.machine += v / clockTicks
+		}
+	}
+	for _, srv := range servers {
+		s.oncall += procCPU(srv.cmd.Process.Pid)
+	}
+	s.bench = procCPU(os.Getpid())
+	if dirs, err := os.ReadDir("/proc"); err == nil {
+		for _, d := range dirs {
+			pid, err := strconv.Atoi(d.Name())
+			if err != nil {
+				continue
+			}
+			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) == "postgres" {
+				s.pg += procCPU(pid)
+			}
+		}
+	}
+	return s
+}
+
+// procCPU is the user and system time of a process, in seconds.
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces: fields count from its closing ")".
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b)[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / clockTicks
+}
+
+// cores is the number of CPUs the machine has online.
+func cores() int {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 1
+	}
+	n := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "cpu") && len(line) > 3 && line[3] >= '0' && line[3] <= '9' {
+			n++
+		}
+	}
+	return max(n, 1)
+}
+
+// cpuUse describes the CPU used between two samples, in cores.
+func cpuUse(a, z cpuSample) string {
+	d := z.at.Sub(a.at).Seconds()
+	return fmt.Sprintf("machine %.2f of %d cores busy (oncall %.2f, postgres %.2f, senders+fake Slack %.2f, others %.2f)",
+		(z.machine-a.machine)/d, cores(), (z.oncall-a.oncall)/d, (z.pg-a.pg)/d, (z.bench-a.bench)/d,
+		((z.machine-a.machine)-(z.oncall-a.oncall)-(z.pg-a.pg)-(z.bench-a.bench))/d)
 }
