@@ -155,6 +155,7 @@ type Server struct {
 	envOrder    []string
 	queue       []*envelope
 	strayAcks   []Ack
+	loseAcks    int // acks still to lose (LoseNextAcks)
 }
 
 // New starts a fake Slack and closes it when the test ends.

@@ -127,7 +127,9 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			break
 		}
-		s.handleAck(c, info, data)
+		if s.handleAck(c, info, data) {
+			break // an ack lost with its connection (LoseNextAcks)
+		}
 	}
 	s.dropConn(c, info)
 }
@@ -258,6 +260,7 @@ type envelope struct {
 	ack        *Ack
 	extraAcks  int
 	oversize   int
+	lostAcks   int
 	viewID     string // for view_submission: the submitted view
 	channel    string // for slash commands: where it was typed
 	user       string // for slash commands: who typed it
@@ -292,6 +295,7 @@ type Envelope struct {
 	Ack                    *Ack // the first ack; nil until acked
 	ExtraAcks              int  // acks after the first
 	OversizeAcks           int  // acks of 20 KB or more, which Slack drops
+	LostAcks               int  // acks lost with their connection (LoseNextAcks)
 	TimedOut               bool // no ack came and it will not be re-delivered
 	Queued                 bool // waiting for a connection
 }
@@ -300,7 +304,7 @@ func (e *envelope) snapshot() Envelope {
 	out := Envelope{
 		ID: e.id, Type: e.typ, Payload: e.payload, AcceptsResponsePayload: e.accepts,
 		Created: e.created, Deliveries: slices.Clone(e.deliveries), ExtraAcks: e.extraAcks,
-		OversizeAcks: e.oversize, TimedOut: e.state == envTimedOut, Queued: e.state == envQueued,
+		OversizeAcks: e.oversize, LostAcks: e.lostAcks, TimedOut: e.state == envTimedOut, Queued: e.state == envQueued,
 	}
 	if e.ack != nil {
 		a := *e.ack
@@ -472,13 +476,15 @@ func (s *Server) writeFailed(w pendingWrite) {
 	s.notifyLocked()
 }
 
-func (s *Server) handleAck(c *sockConn, info int, data []byte) {
+// handleAck records an ack; it reports true when the ack was lost with its
+// connection (LoseNextAcks), which the caller then drops.
+func (s *Server) handleAck(c *sockConn, info int, data []byte) (lost bool) {
 	var msg struct {
 		EnvelopeID string          `json:"envelope_id"`
 		Payload    json.RawMessage `json:"payload"`
 	}
 	if err := json.Unmarshal(data, &msg); err != nil || msg.EnvelopeID == "" {
-		return
+		return false
 	}
 	now := time.Now()
 	s.mu.Lock()
@@ -490,7 +496,21 @@ func (s *Server) handleAck(c *sockConn, info int, data []byte) {
 		if e != nil {
 			e.oversize++
 		}
-		return
+		return false
+	}
+	if e != nil && e.ack == nil && s.loseAcks > 0 {
+		// Slack never saw this ack: the envelope goes out again, with the
+		// same envelope_id, on the next connection.
+		s.loseAcks--
+		e.lostAcks++
+		e.attempt++
+		e.reason = "timeout"
+		e.state = envQueued
+		s.queue = append(s.queue, e)
+		if s.conns[c.id] == c {
+			delete(s.conns, c.id)
+		}
+		return true
 	}
 	payload := msg.Payload
 	if string(payload) == "null" {
@@ -499,11 +519,11 @@ func (s *Server) handleAck(c *sockConn, info int, data []byte) {
 	ack := Ack{EnvelopeID: msg.EnvelopeID, Payload: payload, ConnID: c.id, Time: now}
 	if e == nil {
 		s.strayAcks = append(s.strayAcks, ack)
-		return
+		return false
 	}
 	if e.ack != nil {
 		e.extraAcks++
-		return
+		return false
 	}
 	for i := len(e.deliveries) - 1; i >= 0; i-- {
 		if d := e.deliveries[i]; !d.Failed && !d.Time.After(now) {
@@ -521,6 +541,20 @@ func (s *Server) handleAck(c *sockConn, info int, data []byte) {
 	if e.typ == TypeSlashCommands && payload != nil {
 		s.showCommandReplyLocked(e, payload)
 	}
+	return false
+}
+
+// LoseNextAcks makes the next n first acks of envelopes vanish with the
+// connection that carried them, as when the network dies just after the app
+// wrote its ack: the fake drops that connection (no close frame) and
+// delivers the envelope again, with the same envelope_id and the next
+// retry_attempt (retry_reason "timeout"), on the next connection the app
+// opens, whatever the envelope's type. An app must then ack it again
+// without acting twice.
+func (s *Server) LoseNextAcks(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseAcks += n
 }
 
 // showCommandReplyLocked shows a slash command's ack payload the way Slack does: to the
