@@ -7,6 +7,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 go test -p 1 -run '^$' -bench . -benchmem -count=1 -timeout 20m "${@:-./...}" | grep -E '^(Benchmark|FAIL|---|panic)' >"$raw" || true
+# Figures depend on the machine: say how many cores it has.
+echo "machine: $(nproc) cores ($(nproc --all) online), $(go env GOOS)/$(go env GOARCH), $(go version | awk '{print $3}')"
 awk -v targets="$root/scripts/bench-targets.txt" '
 function scale(v, unit) { return unit == "ms" ? v / 1e6 : unit == "us" ? v / 1e3 : v }
 BEGIN {
