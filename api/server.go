@@ -68,7 +68,10 @@ func (s *Server) Handler() http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error().Str("path", r.URL.Path).Interface("panic", p).Bytes("stack", debug.Stack()).Msg("handler panicked")
+				// The route's pattern, never the path: paths hold
+				// integration keys, calendar tokens and device tokens.
+				_, route := s.Mux.Handler(r)
+				s.log.Error().Str("method", r.Method).Str("route", route).Interface("panic", p).Bytes("stack", debug.Stack()).Msg("handler panicked")
 				if !rec.wrote {
 					WriteError(rec, http.StatusInternalServerError, "internal error")
 				}

@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -71,7 +72,13 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, session)) h
 			unauthorized(w, "missing Authorization: Bearer <mobile token>")
 			return
 		}
-		s, err := store.MobileTokenLookup(r.Context(), h.DB, token, h.Clock.Now().UTC())
+		// A token longer than any of ours is as unknown as any other: the
+		// same answer, so that no guess learns more than "no".
+		var s session
+		err := fmt.Errorf("mobile token too long: %w", oncall.ErrNotFound)
+		if len(token) <= maxToken {
+			s, err = store.MobileTokenLookup(r.Context(), h.DB, token, h.Clock.Now().UTC())
+		}
 		if errors.Is(err, oncall.ErrNotFound) {
 			unauthorized(w, "unknown or revoked mobile token: pair the app again")
 			return
@@ -87,11 +94,14 @@ func (h *Handler) auth(next func(http.ResponseWriter, *http.Request, session)) h
 func bearer(r *http.Request) (string, bool) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 512 {
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return "", false
 	}
 	return token, true
 }
+
+// maxToken bounds the tokens worth looking up (ours are 43 characters).
+const maxToken = 512
 
 func unauthorized(w http.ResponseWriter, msg string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="oncall mobile"`)
@@ -104,7 +114,8 @@ func internal(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) {
 		return // the client went away
 	}
-	zerolog.Ctx(r.Context()).Error().Err(err).Str("path", r.URL.Path).Msg("mobile api")
+	// The route's pattern, not the path: a path may hold a device token.
+	zerolog.Ctx(r.Context()).Error().Err(err).Str("route", r.Pattern).Msg("mobile api")
 	api.WriteError(w, http.StatusServiceUnavailable, "temporarily unavailable, try again")
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -96,6 +97,7 @@ integrations:
   - {name: pd, type: pagerduty}
   - {name: hook, type: generic}
   - {name: nightly, type: heartbeat, timeout: 1h}
+  - {name: retired, type: generic}
 `
 
 // securityStack is the server with every provider on (fake Slack, Twilio,
@@ -188,7 +190,7 @@ func startSecurityStack(t *testing.T) *securityStack {
 	for _, m := range re.FindAllStringSubmatch(s.out.String(), -1) {
 		s.keys[m[1]] = m[3] + m[4] + m[5]
 	}
-	if len(s.keys) != 4 {
+	if len(s.keys) != 5 {
 		t.Fatalf("keys printed at start: %v\n%s", s.keys, s.out.String())
 	}
 	if err := sl.WaitConnected(s.ctx(), 1); err != nil {
@@ -224,14 +226,15 @@ func (s *stack) do(method, path string, body []byte, header ...string) answer {
 	return answer{Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
 }
 
-// nearMiss is secret with one character changed (the last, so a prefix
-// compare would go the longest way).
+// nearMiss is secret with one character changed: one in the middle, as
+// the last character of a base64 string may carry only padding bits.
 func nearMiss(secret string) string {
 	b := []byte(secret)
-	if b[len(b)-1] == 'A' {
-		b[len(b)-1] = 'B'
+	i := len(b) / 2
+	if b[i] == 'A' {
+		b[i] = 'B'
 	} else {
-		b[len(b)-1] = 'A'
+		b[i] = 'A'
 	}
 	return string(b)
 }
@@ -469,4 +472,239 @@ func around(logs, v string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Every endpoint that takes a secret gives one answer, byte for byte (the
+// Date header aside), to every secret it does not accept: unknown, one
+// character off a live one, revoked, of another kind (another endpoint's
+// secret) or of no plausible shape. Nothing in an answer tells a prober
+// how close a guess came or what it is.
+func TestUnknownSecretsGetOneAnswer(t *testing.T) {
+	t.Parallel()
+	s := startSecurityStack(t)
+	ctx := context.Background()
+	now := s.clock.Now()
+
+	// Live and revoked secrets of every kind.
+	var scheduleID int64
+	if err := s.pool.QueryRow(ctx, `SELECT id FROM schedules WHERE name = 'primary'`).Scan(&scheduleID); err != nil {
+		t.Fatal(err)
+	}
+	calTok, cal, err := store.CalendarTokenCreate(ctx, s.pool, store.CalendarOwner{ScheduleID: scheduleID}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revokedTok, revokedCal, err := store.CalendarTokenCreate(ctx, s.pool, store.CalendarOwner{ScheduleID: scheduleID}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CalendarTokenRevoke(ctx, s.pool, revokedTok.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	_ = calTok
+	pair := func() string {
+		t.Helper()
+		status, out := s.mobile("POST", "/pair", "", map[string]string{"code": s.slackPairingCode("U0ALICE"), "label": "phone"})
+		if status != http.StatusCreated {
+			t.Fatalf("pair: %d %v", status, out)
+		}
+		return out["token"].(string)
+	}
+	mobileTok, revokedMobile := pair(), pair()
+	if status, out := s.mobile("DELETE", "/token", revokedMobile, nil); status != http.StatusNoContent {
+		t.Fatalf("revoke: %d %v", status, out)
+	}
+	// The retired integration was deleted (its key revoked) before it was
+	// ever used, so no cache remembers it.
+	if _, err := s.pool.Exec(ctx, `DELETE FROM integrations WHERE name = 'retired'`); err != nil {
+		t.Fatal(err)
+	}
+	key, beat := s.keys["prom"], s.keys["nightly"]
+
+	// Shapes no secret of ours has.
+	shapes := []string{"x", strings.Repeat("A", 43), strings.Repeat("z", 600), "clé", "a b", "a.b.c", "-", "%", "'; DROP TABLE integrations; --"}
+	unknown := "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmE" // 43 characters, as ours
+	// integrationGuesses are what a prober of integration keys might send.
+	integrationGuesses := append([]string{unknown, nearMiss(key), nearMiss(s.keys["hook"]), nearMiss(s.keys["pd"]), s.keys["retired"],
+		cal, revokedCal, mobileTok}, shapes...)
+
+	type probe struct {
+		name string
+		send func() answer
+	}
+	check := func(t *testing.T, probes []probe) {
+		t.Helper()
+		first := probes[0].send()
+		if first.Status < 400 || first.Status >= 500 {
+			t.Fatalf("%s: %d %s", probes[0].name, first.Status, first.Body)
+		}
+		for _, p := range probes[1:] {
+			a := p.send()
+			if a.Status != first.Status || a.Body != first.Body || !equalHeaders(a.Header, first.Header) {
+				t.Errorf("%s answers\n%d %v %q\nbut %s answers\n%d %v %q", short(probes[0].name), first.Status, first.Header, first.Body,
+					short(p.name), a.Status, a.Header, a.Body)
+			}
+		}
+	}
+	quote := func(v string) string { b, _ := json.Marshal(v); return string(b) }
+
+	t.Run("alerts", func(t *testing.T) {
+		bodies := map[string][]byte{
+			"alertmanager": sample(t, "am-webhook-firing.json"),
+			"generic":      []byte(`{"summary":"x","dedup_key":"y"}`),
+			"empty":        nil,
+		}
+		guesses := append([]string{beat, nearMiss(beat)}, integrationGuesses...)
+		var probes []probe
+		for format, body := range bodies {
+			for _, g := range guesses {
+				probes = append(probes,
+					probe{format + " to /v1/alerts/" + g, func() answer { return s.do("POST", "/v1/alerts/"+url.PathEscape(g), body) }},
+					probe{format + " to /v1/alerts with bearer " + g, func() answer {
+						return s.do("POST", "/v1/alerts", body, "Authorization", "Bearer "+g)
+					}})
+			}
+		}
+		probes = append(probes, probe{"no key at all", func() answer { return s.do("POST", "/v1/alerts", nil) }})
+		check(t, probes)
+	})
+	t.Run("pagerduty", func(t *testing.T) {
+		guesses := append([]string{beat, nearMiss(beat)}, integrationGuesses...)
+		for _, path := range []string{"/v2/enqueue", "/v2/change/enqueue"} {
+			var probes []probe
+			for _, g := range guesses {
+				body := `{"routing_key":` + quote(g) + `,"event_action":"trigger","payload":{"summary":"x","source":"y","severity":"critical"}}`
+				if path == "/v2/change/enqueue" {
+					body = `{"routing_key":` + quote(g) + `,"payload":{"summary":"deployed","timestamp":"2026-12-02T10:00:00Z"}}`
+				}
+				probes = append(probes, probe{path + " with " + g, func() answer { return s.do("POST", path, []byte(body)) }})
+			}
+			check(t, probes)
+		}
+	})
+	t.Run("heartbeats", func(t *testing.T) {
+		var probes []probe
+		for _, g := range append([]string{nearMiss(beat), key}, integrationGuesses...) {
+			probes = append(probes, probe{"/v1/heartbeats/" + g, func() answer { return s.do("POST", "/v1/heartbeats/"+url.PathEscape(g), nil) }})
+		}
+		check(t, probes)
+	})
+	t.Run("calendars", func(t *testing.T) {
+		var probes []probe
+		for _, g := range append([]string{unknown, nearMiss(cal), revokedCal, key, beat, mobileTok, revokedMobile}, shapes...) {
+			probes = append(probes,
+				probe{"/v1/calendars/" + g + ".ics", func() answer { return s.do("GET", "/v1/calendars/"+url.PathEscape(g)+".ics", nil) }},
+				probe{"/v1/calendars/" + g, func() answer { return s.do("GET", "/v1/calendars/"+url.PathEscape(g), nil) }})
+		}
+		check(t, probes)
+	})
+	t.Run("mobile token", func(t *testing.T) {
+		routes := [][2]string{{"GET", "/me"}, {"GET", "/oncall"}, {"GET", "/incidents"}, {"GET", "/incidents/1"},
+			{"POST", "/incidents/1/ack"}, {"POST", "/devices"}, {"DELETE", "/devices/abc"}, {"DELETE", "/token"}}
+		var probes []probe
+		for _, g := range append([]string{unknown, nearMiss(mobileTok), revokedMobile, key, beat, cal}, shapes...) {
+			for _, r := range routes {
+				probes = append(probes, probe{r[0] + " " + r[1] + " with " + g, func() answer {
+					return s.do(r[0], "/v1/mobile"+r[1], []byte(`{"platform":"apns","token":"00"}`), "Authorization", "Bearer "+g)
+				}})
+			}
+		}
+		check(t, probes)
+	})
+	t.Run("pairing code", func(t *testing.T) {
+		// Fewer than the limit of failures per client (10), which would
+		// answer 429 to everyone alike.
+		live := s.slackPairingCode("U0ALICE")
+		used := s.slackPairingCode("U0ALICE")
+		if status, out := s.mobile("POST", "/pair", "", map[string]string{"code": used}); status != http.StatusCreated {
+			t.Fatalf("pair: %d %v", status, out)
+		}
+		var probes []probe
+		for _, g := range []string{"ZZZZ-ZZZZ", nearMiss(live), used, "x", key} {
+			probes = append(probes, probe{"pair with " + g, func() answer {
+				return s.do("POST", "/v1/mobile/pair", []byte(`{"code":`+quote(g)+`}`))
+			}})
+		}
+		check(t, probes)
+	})
+	t.Run("email links", func(t *testing.T) {
+		secret, err := store.ServerSecret(ctx, s.pool, emailSecret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := email.NewSigner(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		valid, err := signer.Sign(email.Claims{Incident: 1, Action: email.ActionAck, User: "alice", Expires: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := email.NewSigner([]byte(strings.Repeat("k", 32)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged, _ := other.Sign(email.Claims{Incident: 1, Action: email.ActionAck, User: "alice", Expires: now.Add(time.Hour)})
+		enc, sig, _ := strings.Cut(valid, ".")
+		guesses := append([]string{"", unknown + "." + unknown, enc + "." + nearMiss(sig), nearMiss(enc) + "." + sig, forged, key, mobileTok}, shapes...)
+		for _, method := range []string{"GET", "POST"} {
+			var probes []probe
+			for _, g := range guesses {
+				probes = append(probes, probe{method + " with " + g, func() answer {
+					if method == "GET" {
+						return s.do("GET", email.ActPath+"?t="+url.QueryEscape(g), nil)
+					}
+					return s.do("POST", email.ActPath, []byte(url.Values{"t": {g}}.Encode()), "Content-Type", "application/x-www-form-urlencoded")
+				}})
+			}
+			check(t, probes)
+		}
+	})
+	t.Run("twilio", func(t *testing.T) {
+		form := url.Values{"From": {secAlicePhone}, "To": {s.twilio.Number}, "Body": {"ack all"}, "MessageSid": {"SM0000000000000000000000000000000a"},
+			"CallSid": {"CA0000000000000000000000000000000a"}, "MessageStatus": {"delivered"}}
+		for _, path := range []string{"/v1/twilio/sms", "/v1/twilio/voice", "/v1/twilio/status"} {
+			valid := twiliotest.Signature(s.twilio.AuthToken, publicURL+path, form)
+			var probes []probe
+			for name, sig := range map[string]string{
+				"no signature":              "",
+				"garbage":                   "x",
+				"one character off":         nearMiss(valid),
+				"signed with another token": twiliotest.Signature(nearMiss(s.twilio.AuthToken), publicURL+path, form),
+				"signed for another path":   twiliotest.Signature(s.twilio.AuthToken, publicURL+"/v1/twilio/other", form),
+				"signed for another host":   twiliotest.Signature(s.twilio.AuthToken, "http://evil.test"+path, form),
+				"the auth token itself":     s.twilio.AuthToken,
+			} {
+				probes = append(probes, probe{path + " " + name, func() answer {
+					h := []string{"Content-Type", "application/x-www-form-urlencoded"}
+					if sig != "" {
+						h = append(h, "X-Twilio-Signature", sig)
+					}
+					return s.do("POST", path, []byte(form.Encode()), h...)
+				}})
+			}
+			check(t, probes)
+		}
+	})
+}
+
+// short is a probe's name fit for a message.
+func short(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// equalHeaders compares two answers' headers (without Date).
+func equalHeaders(a, b http.Header) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if strings.Join(v, "\n") != strings.Join(b[k], "\n") {
+			return false
+		}
+	}
+	return true
 }
