@@ -148,6 +148,11 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 		rcpt, err = ch.Send(sendCtx, to, page)
 		cancel()
 	}
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		// The provider did not answer within SendTimeout: say so plainly
+		// on the timeline (it stays a temporary failure, retried).
+		err = fmt.Errorf("timeout, no answer within %s: %w", e.SendTimeout, err)
+	}
 	now = e.clock.Now().UTC()
 	who := n.User
 	if who == "" {
