@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
@@ -23,6 +24,12 @@ type Config struct {
 
 	LogFormat string // console | json
 	LogLevel  zerolog.Level
+
+	// SendTimeout (ONCALL_SEND_TIMEOUT, 10 s) bounds one call to a paging
+	// provider: a provider that does not answer in time is a temporary
+	// failure ("timeout" on the timeline), retried and then passed over for
+	// the user's next rule, so a hung provider never holds a worker.
+	SendTimeout time.Duration
 
 	Slack  SlackConfig
 	Twilio TwilioConfig
@@ -130,6 +137,15 @@ func LoadConfig(getenv func(string) string, isTerminal bool) (*Config, error) {
 		bad("ONCALL_LOG_LEVEL", "want trace, debug, info, warn or error, got %q", getenv("ONCALL_LOG_LEVEL"))
 	}
 	c.LogLevel = lvl
+	c.SendTimeout = defaultSendTimeout
+	if v := get("ONCALL_SEND_TIMEOUT", ""); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 100*time.Millisecond || d > maxSendTimeout {
+			bad("ONCALL_SEND_TIMEOUT", "want a duration from 100ms to %s, got %q", maxSendTimeout, v)
+		} else {
+			c.SendTimeout = d
+		}
+	}
 
 	c.Slack = SlackConfig{
 		AppToken: get("SLACK_APP_TOKEN", ""),
@@ -206,6 +222,13 @@ func LoadConfig(getenv func(string) string, isTerminal bool) (*Config, error) {
 	}
 	return c, nil
 }
+
+// The limits of one provider call. The most stays below River's job
+// timeout (15 s), which would cut the send's transaction instead.
+const (
+	defaultSendTimeout = 10 * time.Second
+	maxSendTimeout     = 12 * time.Second
+)
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 

@@ -48,6 +48,9 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 	}
 
 	engine := jobs.NewEngine(pool, clock, channels)
+	if cfg.SendTimeout > 0 {
+		engine.SendTimeout = cfg.SendTimeout
+	}
 	workers := river.NewWorkers()
 	engine.Workers(workers)
 	engine.HeartbeatWorkers(workers)
