@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -53,9 +54,15 @@ type Config struct {
 	// the status callbacks and a call's TwiML are fetched under it. Without
 	// it, SMS go out without delivery reports and calls cannot be made.
 	PublicURL string
-	// HTTPClient is the base of the REST calls (its transport is used, its
-	// redirects are not followed); http.DefaultTransport when nil.
+	// HTTPClient is the base of the REST calls (its transport and timeout
+	// are used, its redirects are not followed); http.DefaultTransport when
+	// nil.
 	HTTPClient *http.Client
+	// Timeout bounds one REST call whatever its context says, so that a
+	// Twilio that accepts the connection and never answers cannot hold a
+	// worker: HTTPClient's timeout when set, else DefaultTimeout. The notify
+	// worker's own limit (ONCALL_SEND_TIMEOUT) is usually shorter.
+	Timeout time.Duration
 	// OptedOut, when set, is asked before every SMS whether the number
 	// opted out (replied STOP); such a send fails at once as permanent,
 	// without a call to Twilio. Twilio itself refuses to text an
@@ -65,11 +72,15 @@ type Config struct {
 	OptedOut func(ctx context.Context, phone string) (bool, error)
 }
 
+// DefaultTimeout bounds a REST call when Config sets no timeout.
+const DefaultTimeout = 30 * time.Second
+
 // conn is what both channels share: the account and the REST client.
 type conn struct {
 	cfg       Config
 	base      *url.URL
 	transport http.RoundTripper
+	timeout   time.Duration
 }
 
 func newConn(cfg Config) *conn {
@@ -85,7 +96,14 @@ func newConn(cfg Config) *conn {
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		rt = cfg.HTTPClient.Transport
 	}
-	return &conn{cfg: cfg, base: base, transport: rt}
+	timeout := cfg.Timeout
+	if timeout <= 0 && cfg.HTTPClient != nil {
+		timeout = cfg.HTTPClient.Timeout
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &conn{cfg: cfg, base: base, transport: rt, timeout: timeout}
 }
 
 // api is a Twilio API service for one request: twilio-go fixes its base
@@ -105,6 +123,7 @@ func (c *conn) api(ctx context.Context) (*openapi.ApiService, *exchange, error) 
 		Credentials: client.NewCredentials(c.cfg.AccountSID, c.cfg.AuthToken),
 		HTTPClient: &http.Client{
 			Transport:     ex,
+			Timeout:       c.timeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		UserAgentExtensions: []string{"oncall"},
@@ -245,10 +264,12 @@ func (c *conn) classify(what, to string, ex *exchange, err error) error {
 	}
 }
 
-// ctxError is the context's error when err is a cancellation or deadline.
+// ctxError is the context's error when err is a cancellation or deadline
+// (the client's own timeout counts as the deadline: the call timed out).
 func ctxError(err error) error {
+	var ne net.Error
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return context.DeadlineExceeded
 	case errors.Is(err, context.Canceled):
 		return context.Canceled

@@ -77,6 +77,8 @@ type Server struct {
 	numbers  map[string]Failure
 	optedOut map[string]bool
 	now      func() time.Time
+	quit     chan struct{} // closed by Close: hung requests end
+	quitOnce sync.Once
 }
 
 // Message is a text message, sent by us (Direction outbound-api) or to us
@@ -110,7 +112,7 @@ type Call struct {
 type Attempt struct {
 	Kind   string // "message" or "call"
 	To     string
-	Status int // the HTTP status answered
+	Status int // the HTTP status answered; 0 when the request hung (Failure.Hang)
 	Code   int // the Twilio error code, 0 on success
 }
 
@@ -120,6 +122,10 @@ type Failure struct {
 	Code       int    // Twilio error code; the status's usual one when 0
 	Message    string // Twilio's message; a stock one when empty
 	RetryAfter string // the Retry-After header of a 429 ("1" when empty)
+	// Hang makes the fake answer nothing at all until the client gives up
+	// (a provider that accepted the connection and hangs); the attempt is
+	// recorded with Status 0 and nothing is created.
+	Hang bool
 }
 
 // New starts a fake Twilio, closed when the test ends.
@@ -140,6 +146,7 @@ func NewServer() *Server {
 		numbers:    map[string]Failure{},
 		optedOut:   map[string]bool{},
 		now:        func() time.Time { return time.Now().UTC() },
+		quit:       make(chan struct{}),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.createMessage)
@@ -155,7 +162,14 @@ func NewServer() *Server {
 }
 
 // Close stops the server.
-func (s *Server) Close() { s.srv.Close() }
+func (s *Server) Close() {
+	s.quitOnce.Do(func() { close(s.quit) })
+	s.srv.Close()
+}
+
+// HangNext makes the next n create requests hang until the client gives up
+// (FailNextWith with Failure{Hang: true}).
+func (s *Server) HangNext(n int) { s.FailNextWith(n, Failure{Hang: true}) }
 
 // Connect points the number's SMS webhook at publicURL (our server) and
 // returns the channels' configuration for this account.
@@ -342,6 +356,15 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, kind string) (for
 		f = &nf
 	} else if kind == "message" && s.optedOut[r.PostForm.Get("To")] {
 		f = &Failure{Status: http.StatusBadRequest, Code: 21610}
+	}
+	if f != nil && f.Hang {
+		s.attempts = append(s.attempts, Attempt{Kind: kind, To: r.PostForm.Get("To")})
+		s.mu.Unlock()
+		select {
+		case <-r.Context().Done():
+		case <-s.quit:
+		}
+		return nil, false
 	}
 	if f != nil {
 		ff := *f
