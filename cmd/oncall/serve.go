@@ -49,7 +49,7 @@ type serveOptions struct {
 }
 
 func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
-	log := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	log := newLogger(e.stderr, cfg.LogFormat, cfg.LogLevel, cfg.secrets()...)
 	ctx = log.WithContext(ctx)
 
 	pool, err := openDB(ctx, cfg, opts.migrate, log)
