@@ -376,8 +376,26 @@ func (s *Server) FailNextWith(method string, n int, slackErr string) {
 	}
 }
 
-func (s *Server) takeFaultLocked(method string) *fault {
-	for _, key := range []string{method, "*"} {
+// FailNextIn is FailNext for the calls of method whose channel parameter is
+// channel (as sent: a user id for a DM by chat.postMessage), so that one
+// destination fails while others work. These faults come before FailNext's.
+func (s *Server) FailNextIn(method, channel string, n int, status int, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := method + " " + channel
+	for range n {
+		s.faults[key] = append(s.faults[key], fault{status: status, retryAfter: retryAfter})
+	}
+}
+
+// takeFaultLocked takes the next fault scripted for a call of method in
+// channel ("" when the call has none).
+func (s *Server) takeFaultLocked(method, channel string) *fault {
+	keys := []string{method, "*"}
+	if channel != "" {
+		keys = append([]string{method + " " + channel}, keys...)
+	}
+	for _, key := range keys {
 		if fs := s.faults[key]; len(fs) > 0 {
 			f := fs[0]
 			s.faults[key] = fs[1:]

@@ -158,7 +158,7 @@ func parseCall(r *http.Request, method string) (Call, result) {
 }
 
 func (s *Server) handleLocked(method string, call *Call) result {
-	if f := s.takeFaultLocked(method); f != nil {
+	if f := s.takeFaultLocked(method, call.Params.Get("channel")); f != nil {
 		if f.slackErr != "" {
 			return fail(f.slackErr)
 		}
