@@ -32,6 +32,8 @@ type Engine struct {
 	clock    oncall.Clock
 	channels map[string]notify.Channel
 	config   configCache
+	storm    stormDetector
+	addrs    addressLocks
 	// SendTimeout bounds one provider call made while the notification and
 	// incident rows are locked.
 	SendTimeout time.Duration
@@ -232,6 +234,9 @@ func (e *Engine) open(ctx context.Context, tx *txn, cfg *config, integ store.Int
 	}
 	if _, err := store.IncidentInsert(ctx, tx, in); err != nil {
 		return nil, err
+	}
+	if e.storm.opened(in.ServiceName, now) {
+		tx.markBulk(in.ID)
 	}
 	if len(ev.Alerts) > 0 {
 		if _, _, err := store.IncidentAlertsUpsert(ctx, tx, in.ID, alertStates(ev.Alerts), now); err != nil {
@@ -435,7 +440,7 @@ func (e *Engine) cancelPending(ctx context.Context, tx *txn, in *store.Incident)
 
 // scheduleEscalation inserts the escalate job for (step, loop) at at.
 func (e *Engine) scheduleEscalation(ctx context.Context, tx *txn, in *store.Incident, step, loop int, at, now time.Time) error {
-	opts := &river.InsertOpts{Queue: QueuePage}
+	opts := &river.InsertOpts{Queue: tx.queueFor(in.ID)}
 	if at.After(now) {
 		opts.ScheduledAt = at
 	}

@@ -20,6 +20,9 @@ type NotifyArgs struct {
 	// methods look up and lock their address first ("" in jobs queued
 	// before it existed: they do).
 	Method string `json:"method,omitempty"`
+	// Key names the address (bundleKey) for methods that bundle without a
+	// rate limit (Slack): sends to one address take turns in the process.
+	Key string `json:"key,omitempty"`
 }
 
 func (NotifyArgs) Kind() string { return "notify" }
@@ -41,6 +44,13 @@ type retryLater struct {
 }
 
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
+	if job.Args.Key != "" {
+		unlock, err := w.e.addrs.lock(ctx, job.Args.Key)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	var later retryLater
 	// One attempt only: the transaction holds a send to a provider, which
 	// must not be repeated by a transaction retry (River retries the job
@@ -112,10 +122,14 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 
 	// The per-number rate limit: at most one message (or call) per
 	// interval to a number; pages that pile up meanwhile wait, and go out
-	// together with the next one when the channel can bundle.
+	// together with the next one when the channel can bundle. Slack has no
+	// such limit, but during a storm its pages bundle too (bundleInterval).
 	var bundle []*store.Notification
 	var pages []notify.Page
-	if iv := addressInterval[n.Method]; iv > 0 && ch != nil && n.Address != "" && n.Kind == store.KindPage {
+	_, bundler := ch.(notify.Bundler)
+	switch iv, biv := addressInterval[n.Method], bundleInterval[n.Method]; {
+	case ch == nil || n.Address == "":
+	case iv > 0 && n.Kind == store.KindPage:
 		last, err := store.LastSentTo(ctx, tx, n.Method, n.Address)
 		if err != nil {
 			return retryLater{}, err
@@ -123,15 +137,21 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 		if wait := last.Add(iv).Sub(now); !last.IsZero() && wait > 0 {
 			return retryLater{snooze: wait}, nil
 		}
-		if _, ok := ch.(notify.Bundler); ok {
-			ns, ins, err := store.BundleCandidates(ctx, tx, n.Method, n.Address, n.ID, now, maxBundle-1)
-			if err != nil {
+		if bundler {
+			if bundle, pages, err = e.bundle(ctx, tx, cfg, n, now); err != nil {
 				return retryLater{}, err
 			}
-			bundle = ns
-			for i, m := range ns {
-				pages = append(pages, e.page(cfg, ins[i], 1, m.Reason))
-			}
+		}
+	case biv > 0 && bundler:
+		last, count, err := store.LastSend(ctx, tx, n.Method, n.Address)
+		if err != nil {
+			return retryLater{}, err
+		}
+		if wait := last.Add(biv).Sub(now); count >= stormBundle && wait > 0 {
+			return retryLater{snooze: wait}, nil // a storm: this page goes in the next bundle
+		}
+		if bundle, pages, err = e.bundle(ctx, tx, cfg, n, now); err != nil {
+			return retryLater{}, err
 		}
 	}
 
@@ -171,14 +191,18 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 		if err := store.NotificationFinish(ctx, tx, n.ID, store.NotificationSent, rcpt.Ref, "", now); err != nil {
 			return retryLater{}, err
 		}
-		for _, m := range bundle {
-			if err := store.NotificationFinish(ctx, tx, m.ID, store.NotificationSent, rcpt.Ref, "", now); err != nil {
-				return retryLater{}, err
-			}
+		ids := make([]int64, len(bundle))
+		for i, m := range bundle {
+			ids[i] = m.ID
 			tx.addLog(store.LogEntry{IncidentID: m.IncidentID, At: now, Actor: ActorSystem, User: m.User, Method: m.Method, Event: "notified",
-				Message: fmt.Sprintf("notified %s by %s (%s): delivered, in one message with incident #%d", who, methodName(m), m.Reason, in.ID)})
+				Message: fmt.Sprintf("notified %s by %s (%s): delivered, in one message with incident #%d and %d other(s)", who, methodName(m), m.Reason, in.ID, len(bundle)-1)})
 		}
-		if _, ok := ch.(notify.Updater); ok && rcpt.Ref != "" {
+		if err := store.NotificationsSent(ctx, tx, ids, rcpt.Ref, now); err != nil {
+			return retryLater{}, err
+		}
+		// A bundle is not recorded as showing its first incident: the
+		// update worker would rewrite it into that one incident's message.
+		if _, ok := ch.(notify.Updater); ok && rcpt.Ref != "" && len(bundle) == 0 {
 			if err := store.MessageAdd(ctx, tx, store.Message{IncidentID: in.ID, Method: n.Method, Ref: rcpt.Ref}, now); err != nil {
 				return retryLater{}, err
 			}
@@ -219,6 +243,20 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 var addressInterval = map[string]time.Duration{notify.MethodSMS: time.Minute, notify.MethodVoice: time.Minute}
 
 const maxBundle = 10
+
+// bundle takes the other pages (or notices) waiting for n's address into
+// n's message, rendered, locked until the end of tx.
+func (e *Engine) bundle(ctx context.Context, tx *txn, cfg *config, n *store.Notification, now time.Time) ([]*store.Notification, []notify.Page, error) {
+	ns, ins, err := store.BundleCandidatesKind(ctx, tx, n.Method, n.Address, n.Kind, n.ID, now, maxBundleOf(n.Method)-1)
+	if err != nil {
+		return nil, nil, err
+	}
+	pages := make([]notify.Page, len(ns))
+	for i, m := range ns {
+		pages[i] = e.page(cfg, ins[i], 1, m.Reason)
+	}
+	return ns, pages, nil
+}
 
 // checkReachable reports, after n failed for good, a user none of whose
 // notifications of this round went out and none is left to try: on the

@@ -21,6 +21,10 @@ import (
 const (
 	QueuePage    = "page"    // escalate and notify
 	QueueMessage = "message" // updates of messages already shown (Slack)
+	// QueueBulk holds the escalate and notify jobs of incidents opened
+	// during an alert storm (storm.go): its own workers drain them while
+	// QueuePage stays free for every other service's pages.
+	QueueBulk    = "bulk"
 	QueueDefault = river.QueueDefault
 )
 
@@ -61,6 +65,7 @@ func NewRiver(pool *pgxpool.Pool, workers *river.Workers, log *slog.Logger, cloc
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{
 			QueuePage:    {MaxWorkers: 50},
+			QueueBulk:    {MaxWorkers: 10},
 			QueueMessage: {MaxWorkers: 10},
 			QueueDefault: {MaxWorkers: 10},
 		}

@@ -20,6 +20,22 @@ type txn struct {
 	log     []store.LogEntry
 	notes   []*store.Notification
 	updates map[int64]bool // incidents whose messages need an update
+	bulk    map[int64]bool // incidents in a storm: their jobs go to QueueBulk
+}
+
+// queueFor is the queue of an incident's escalate and notify jobs.
+func (t *txn) queueFor(incidentID int64) string {
+	if t.bulk[incidentID] {
+		return QueueBulk
+	}
+	return QueuePage
+}
+
+func (t *txn) markBulk(incidentID int64) {
+	if t.bulk == nil {
+		t.bulk = map[int64]bool{}
+	}
+	t.bulk[incidentID] = true
 }
 
 func (t *txn) addLog(e store.LogEntry) { t.log = append(t.log, e) }
@@ -35,11 +51,12 @@ func (e *Engine) flush(ctx context.Context, t *txn, now time.Time) error {
 			return err
 		}
 		for _, n := range t.notes {
-			opts := &river.InsertOpts{Queue: QueuePage}
+			opts := &river.InsertOpts{Queue: t.queueFor(n.IncidentID)}
 			if n.DueAt.After(now) {
 				opts.ScheduledAt = n.DueAt
 			}
-			params = append(params, river.InsertManyParams{Args: NotifyArgs{NotificationID: n.ID, Method: n.Method}, InsertOpts: opts})
+			args := NotifyArgs{NotificationID: n.ID, Method: n.Method, Key: bundleKey(n.Method, n.Address)}
+			params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
 		}
 	}
 	for id := range t.updates {

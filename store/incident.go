@@ -668,13 +668,19 @@ func LastSentTo(ctx context.Context, q Querier, method, address string) (time.Ti
 // one message with notification except. It never waits: rows another
 // transaction holds (a send under way, an ack committing) are left out.
 func BundleCandidates(ctx context.Context, tx pgx.Tx, method, address string, except int64, now time.Time, limit int) ([]*Notification, []*Incident, error) {
+	return BundleCandidatesKind(ctx, tx, method, address, KindPage, except, now, limit)
+}
+
+// BundleCandidatesKind is BundleCandidates for notifications of kind (a
+// channel's notices bundle with notices, pages with pages).
+func BundleCandidatesKind(ctx context.Context, tx pgx.Tx, method, address, kind string, except int64, now time.Time, limit int) ([]*Notification, []*Incident, error) {
 	rows, err := tx.Query(ctx, `
 SELECT id, incident_id, COALESCE(user_name, ''), method, contact_name, address, kind, escalation_step, escalation_loop,
   rule_index, reason, due_at, state, attempts, COALESCE(last_error, ''), COALESCE(receipt, ''), COALESCE(job_id, 0)
 FROM notifications
-WHERE method = $1 AND address = $2 AND state = 'pending' AND kind = 'page' AND due_at <= $3 AND id <> $4
+WHERE method = $1 AND address = $2 AND state = 'pending' AND kind = $6 AND due_at <= $3 AND id <> $4
 ORDER BY due_at, id LIMIT $5
-FOR UPDATE SKIP LOCKED`, method, address, now, except, limit)
+FOR UPDATE SKIP LOCKED`, method, address, now, except, limit, kind)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bundle candidates: %w", mapErr(err))
 	}
@@ -686,7 +692,9 @@ FOR UPDATE SKIP LOCKED`, method, address, now, except, limit)
 	for i, n := range ns {
 		ids[i] = n.IncidentID
 	}
-	rows, err = tx.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ANY($1) AND state = 'triggered' FOR SHARE SKIP LOCKED`, ids)
+	// Pages only for incidents still triggered; notices whatever the state.
+	rows, err = tx.Query(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = ANY($1) AND (state = 'triggered' OR $2 <> 'page')
+FOR SHARE SKIP LOCKED`, ids, kind)
 	if err != nil {
 		return nil, nil, fmt.Errorf("bundle candidates: %w", mapErr(err))
 	}

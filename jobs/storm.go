@@ -1,0 +1,152 @@
+package jobs
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"github.com/oncall/oncall/notify"
+)
+
+// Alert storms. A service that opens incidents faster than stormOpened per
+// stormWindow is in a storm: the jobs of its incidents go to QueueBulk,
+// with its own workers, so a storm's tens of thousands of pages and timers
+// never queue ahead of another service's first page. And one person (or
+// channel) gets the storm's pages as bundles: see bundleInterval.
+const (
+	stormWindow = 10 * time.Second
+	stormOpened = 50
+)
+
+// stormDetector counts, per service, the incidents opened in the current
+// and the previous window (a sliding-window estimate). It is per process:
+// with several processes each sees its share of a storm, which for a real
+// storm is still far above the threshold.
+type stormDetector struct {
+	mu       sync.Mutex
+	services map[string]*stormCount
+}
+
+type stormCount struct {
+	start      time.Time // of the current window
+	cur, prev  int
+	lastActive time.Time
+}
+
+// opened counts one incident opened for service at now and reports whether
+// the service is in a storm.
+func (d *stormDetector) opened(service string, now time.Time) bool {
+	return d.observe(service, now, 1)
+}
+
+// active reports whether service is in a storm at now.
+func (d *stormDetector) active(service string, now time.Time) bool {
+	return d.observe(service, now, 0)
+}
+
+func (d *stormDetector) observe(service string, now time.Time, add int) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.services == nil {
+		d.services = map[string]*stormCount{}
+	}
+	c := d.services[service]
+	if c == nil {
+		if add == 0 {
+			return false
+		}
+		if len(d.services) >= 10_000 {
+			d.services = map[string]*stormCount{} // bounded: start over
+		}
+		c = &stormCount{start: now}
+		d.services[service] = c
+	}
+	switch el := now.Sub(c.start); {
+	case el >= 2*stormWindow:
+		c.start, c.cur, c.prev = now, 0, 0
+	case el >= stormWindow:
+		c.start, c.prev, c.cur = c.start.Add(stormWindow), c.cur, 0
+	}
+	c.cur += add
+	// The previous window counts for the part of it still inside the
+	// sliding window.
+	frac := 1 - float64(now.Sub(c.start))/float64(stormWindow)
+	return float64(c.cur)+frac*float64(c.prev) > stormOpened
+}
+
+// Bundling on channels without a hard per-address rate limit (Slack): a
+// page goes out at once, alone, or with the other pages for the same
+// address already waiting. Once a message carried stormBundle pages or
+// more (a storm), the next goes out no sooner than bundleInterval after it
+// and carries everything that piled up meanwhile, up to maxBundleOf.
+var bundleInterval = map[string]time.Duration{notify.MethodSlack: 5 * time.Second, notify.MethodSlackChannel: 5 * time.Second}
+
+const stormBundle = 10
+
+// maxBundleOf is the most pages one message to method holds.
+func maxBundleOf(method string) int {
+	if bundleInterval[method] > 0 {
+		return 500 // a Slack bundle lists a few and counts the rest
+	}
+	return maxBundle
+}
+
+// bundleKey names an address for addressLocks without the address itself
+// (job arguments are visible in River's tables and UI).
+func bundleKey(method, address string) string {
+	if bundleInterval[method] == 0 || address == "" {
+		return ""
+	}
+	h := fnv.New64a()
+	h.Write([]byte(method + "\n" + address))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// addressLocks serializes, in this process, the sends to one address, and
+// does so before a database connection is taken: during a storm the
+// workers waiting for one person's bundle hold nothing the rest of the
+// server needs. The wait is short: the holder takes the waiters' pages
+// into its bundle, or finds the address cooling down and snoozes.
+type addressLocks struct {
+	mu    sync.Mutex
+	locks map[string]*addressLock
+}
+
+type addressLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+func (l *addressLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.locks == nil {
+		l.locks = map[string]*addressLock{}
+	}
+	a := l.locks[key]
+	if a == nil {
+		a = &addressLock{ch: make(chan struct{}, 1)}
+		l.locks[key] = a
+	}
+	a.refs++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		if a.refs--; a.refs == 0 {
+			delete(l.locks, key)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case a.ch <- struct{}{}:
+	case <-ctx.Done():
+		release()
+		return nil, fmt.Errorf("wait for the address's other send: %w", ctx.Err())
+	}
+	return func() {
+		<-a.ch
+		release()
+	}, nil
+}

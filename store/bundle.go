@@ -1,0 +1,44 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// LastSend is when the last message went to address by method and how
+// many notifications it carried (more than one: a bundle); zero and 0
+// when nothing was ever sent there. A bundle's notifications share their
+// sent_at (NotificationsSent).
+func LastSend(ctx context.Context, q Querier, method, address string) (at time.Time, n int, err error) {
+	err = q.QueryRow(ctx, `
+SELECT sent_at, count(*) FROM notifications
+WHERE method = $1 AND address = $2 AND state = 'sent' AND sent_at = (
+  SELECT max(sent_at) FROM notifications WHERE method = $1 AND address = $2 AND state = 'sent')
+GROUP BY sent_at`, method, address).Scan(&at, &n)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, 0, nil
+	}
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("last send to address: %w", mapErr(err))
+	}
+	return at.UTC(), n, nil
+}
+
+// NotificationsSent marks the notifications sent at now with one receipt
+// (the message that carried them all), in one statement.
+func NotificationsSent(ctx context.Context, tx pgx.Tx, ids []int64, receipt string, now time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `
+UPDATE notifications SET state = 'sent', receipt = NULLIF($2, ''), last_error = NULL, attempts = attempts + 1, sent_at = $3
+WHERE id = ANY($1)`, ids, receipt, now)
+	if err != nil {
+		return fmt.Errorf("mark %d notifications sent: %w", len(ids), mapErr(err))
+	}
+	return nil
+}
