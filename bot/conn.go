@@ -16,9 +16,12 @@ import (
 // while apps.connections.open keeps failing it backs off exponentially up
 // to 5 minutes. An on-call bot must not stay away that long after Slack is
 // back, nor give up: the bot runs the client in a loop that restarts it
-// after reconnectDelay (doubling up to maxReconnectDelay while it keeps
-// failing), and cuts slack-go's backoff short at maxConnectBackoff, unless
-// Slack itself asked for the wait (a rate limit's Retry-After).
+// after reconnectDelay (doubling up to maxReconnectDelay while the token is
+// refused), and cuts slack-go's backoff short: when it would wait more than
+// maxConnectBackoff, the client is restarted after maxConnectBackoff
+// instead, so that while Slack is away the bot tries at least every 5 s
+// and is back within 5 s of Slack. A rate limit's Retry-After is Slack's
+// to set and is kept.
 const (
 	reconnectDelay    = time.Second
 	maxReconnectDelay = 30 * time.Second
@@ -36,6 +39,7 @@ type conn struct {
 	mu        sync.Mutex
 	cancel    context.CancelFunc // ends the running client, to restart it
 	connected bool               // a connection opened since the last restart
+	capped    bool               // the restart cuts slack-go's backoff short
 	seen      envelopeSet
 }
 
@@ -46,7 +50,7 @@ func (b *Bot) runSocket(ctx context.Context) {
 	for {
 		runCtx, cancel := context.WithCancel(ctx)
 		b.conn.mu.Lock()
-		b.conn.cancel, b.conn.connected = cancel, false
+		b.conn.cancel, b.conn.connected, b.conn.capped = cancel, false, false
 		b.conn.mu.Unlock()
 		err := b.sm.RunContext(runCtx)
 		cancel()
@@ -54,19 +58,27 @@ func (b *Bot) runSocket(ctx context.Context) {
 			return
 		}
 		b.conn.mu.Lock()
-		if b.conn.connected {
-			delay = reconnectDelay // it worked for a while: start over
-		}
+		connected, capped := b.conn.connected, b.conn.capped
 		b.conn.mu.Unlock()
-		b.log.Warn().Err(err).Dur("retry_in", delay).Msg("slack socket mode stopped; reconnecting")
-		t := time.NewTimer(delay)
+		wait := delay
+		switch {
+		case capped:
+			wait = maxConnectBackoff // in place of slack-go's longer wait
+			b.log.Warn().Dur("retry_in", wait).Msg("slack socket mode cannot connect; retrying")
+		default:
+			if connected {
+				delay, wait = reconnectDelay, reconnectDelay // it worked for a while: start over
+			}
+			delay = min(2*delay, maxReconnectDelay)
+			b.log.Warn().Err(err).Dur("retry_in", wait).Msg("slack socket mode stopped; reconnecting")
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
 		}
-		delay = min(2*delay, maxReconnectDelay)
 	}
 }
 
@@ -87,7 +99,9 @@ func (b *Bot) connectionError(ev *slack.ConnectionErrorEvent) {
 	}
 	b.conn.mu.Lock()
 	cancel := b.conn.cancel
+	b.conn.capped = true
 	b.conn.mu.Unlock()
+	b.log.Warn().Err(ev.ErrorObj).Int("attempt", ev.Attempt).Msg("slack socket mode cannot connect")
 	if cancel != nil {
 		cancel()
 	}

@@ -251,6 +251,40 @@ func TestFaultSocketModeReconnects(t *testing.T) {
 	s.waitState(id, store.StateAcknowledged)
 }
 
+// Slack cannot hand out a connection for a while (apps.connections.open
+// answers 500 seven times, about 6 s): slack-go's own backoff doubles up to
+// 5 minutes, which the bot cuts at 5 s, so it tries again at most 5 s
+// apart and is back within 5 s of Slack. (Uncut, the eighth try would wait
+// 6.4 s, and a longer outage minutes.)
+func TestFaultSocketModeOutageRetriesEvery5s(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	before := len(s.slack.Calls("apps.connections.open"))
+	s.slack.FailNext("apps.connections.open", 7, http.StatusInternalServerError, 0)
+	start := time.Now()
+	s.slack.DropSockets()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.slack.WaitUntil(ctx, func() bool { return s.slack.Connections() == 1 }); err != nil {
+		t.Fatalf("the bot did not reconnect: %v", err)
+	}
+	calls := s.slack.Calls("apps.connections.open")[before:]
+	if len(calls) != 8 || !calls[7].OK() {
+		t.Fatalf("%d tries after the drop; want 7 failed and 1 that worked", len(calls))
+	}
+	var gaps []string
+	var most time.Duration
+	for i := 1; i < len(calls); i++ {
+		gap := calls[i].Time.Sub(calls[i-1].Time)
+		most = max(most, gap)
+		gaps = append(gaps, gap.Round(10*time.Millisecond).String())
+	}
+	t.Logf("reconnected in %s; tries apart: %s", time.Since(start).Round(time.Millisecond), strings.Join(gaps, ", "))
+	if most > 5*time.Second+500*time.Millisecond {
+		t.Errorf("tries %s apart; want at most 5 s", most)
+	}
+}
+
 // A click whose ack Slack never got (the connection died right after the
 // bot wrote it) comes again on the next connection with the same
 // envelope_id: the bot acks it again and does not act twice, for
