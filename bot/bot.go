@@ -52,13 +52,21 @@ type Config struct {
 	// PublicURL is how phones reach the HTTP API (ONCALL_PUBLIC_URL): the
 	// server address the mobile app asks for with a pairing code.
 	PublicURL string
+	// PingTimeout is how long the connection may go without a ping from
+	// Slack before it counts as dead and is replaced (a half-open
+	// connection shows no other sign); slack-go's 30 s when 0.
+	PingTimeout time.Duration
 }
 
 // New builds the bot.
 func New(cfg Config, engine *jobs.Engine, db *pgxpool.Pool, clock oncall.Clock, log zerolog.Logger) *Bot {
 	api := slack.New(cfg.BotToken, slack.OptionAPIURL(cfg.APIURL), slack.OptionAppLevelToken(cfg.AppToken),
 		slack.OptionHTTPClient(&http.Client{Timeout: apiTimeout}))
-	return &Bot{api: api, sm: socketmode.New(api), engine: engine, db: db, clock: clock, log: log, publicURL: cfg.PublicURL}
+	var opts []socketmode.Option
+	if cfg.PingTimeout > 0 {
+		opts = append(opts, socketmode.OptionPingInterval(cfg.PingTimeout))
+	}
+	return &Bot{api: api, sm: socketmode.New(api, opts...), engine: engine, db: db, clock: clock, log: log, publicURL: cfg.PublicURL}
 }
 
 // Run connects and serves until ctx ends, reconnecting whenever the

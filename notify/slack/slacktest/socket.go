@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -21,6 +22,7 @@ type sockConn struct {
 	wmu       sync.Mutex
 	done      chan struct{}
 	closeOnce sync.Once
+	silent    atomic.Bool // no more pings (SilenceSockets)
 }
 
 func (c *sockConn) write(b []byte) error {
@@ -161,6 +163,9 @@ func (s *Server) ping(c *sockConn) {
 		case <-s.quit:
 			return
 		case <-t.C:
+			if c.silent.Load() {
+				continue
+			}
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)); err != nil {
 				return
 			}
@@ -187,6 +192,18 @@ func (s *Server) DropSockets() {
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.kill()
+	}
+}
+
+// SilenceSockets stops the pings on every open Socket Mode connection and
+// leaves it open, as when the network path dies without either end seeing
+// it (a half-open connection): the app notices only by the missing pings.
+// Connections opened later are pinged as usual.
+func (s *Server) SilenceSockets() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.silent.Store(true)
 	}
 }
 
