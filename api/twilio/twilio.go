@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 	"github.com/twilio/twilio-go/client"
@@ -82,8 +83,30 @@ func (h *Handler) verified(next func(http.ResponseWriter, *http.Request, url.Val
 			forbid(w)
 			return
 		}
+		if !cleanForm(form) || !cleanForm(r.URL.Query()) {
+			// Twilio sends UTF-8 without NUL; Postgres text takes
+			// nothing else, so such a value would fail a query (a 5xx).
+			http.Error(w, "invalid form: NUL or invalid UTF-8", http.StatusBadRequest)
+			return
+		}
 		next(w, r, form)
 	})
+}
+
+// cleanForm reports whether every name and value is UTF-8 without NUL.
+func cleanForm(form url.Values) bool {
+	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+	for k, vs := range form {
+		if !ok(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !ok(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // signedURL is the URL Twilio requested as it knows it: the public base,
