@@ -1,0 +1,156 @@
+package bot_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/oncall/oncall/notify/slack/slacktest"
+	"github.com/oncall/oncall/store"
+)
+
+// Helpers here are prefixed sec to stay clear of other areas' helpers on
+// the shared harness.
+
+// secConfig is the whole configuration as JSON: equal before and after
+// means nothing changed.
+func (h *harness) secConfig() string {
+	h.t.Helper()
+	set, err := store.LoadConfig(h.ctx(), h.b.Pool)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	b, err := json.Marshal(set)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return string(b)
+}
+
+// secReplies is the number of calls that can carry a private answer.
+func (h *harness) secReplies() map[string]int {
+	n := map[string]int{}
+	for _, m := range []string{"response_url", "chat.postEphemeral"} {
+		n[m] = len(h.slack.Calls(m))
+	}
+	return n
+}
+
+// secRefused sends an envelope (send returns its id) and waits for the
+// refusal that says want: in the envelope's ack (a modal's field errors),
+// or in a private answer that followed it.
+func (h *harness) secRefused(what, want string, send func() string) {
+	h.t.Helper()
+	before := h.secReplies()
+	ack, err := h.slack.WaitForAck(h.ctx(), send())
+	if err != nil {
+		h.t.Fatalf("%s: not acknowledged: %v", what, err)
+	}
+	if strings.Contains(string(ack.Payload), want) {
+		return
+	}
+	err = h.slack.WaitUntil(h.ctx(), func() bool {
+		for m, n := range before {
+			for _, c := range h.slack.Calls(m)[n:] {
+				if strings.Contains(string(c.JSON), want) || strings.Contains(c.Params.Get("text"), want) {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if err != nil {
+		h.t.Errorf("%s: no answer saying %q (ack %s)", what, want, ack.Payload)
+	}
+}
+
+// Someone in Slack who is not one of our users is refused everywhere, in
+// words, and changes nothing: not an incident, not the configuration, and
+// no modal opens for them.
+func TestStrangersAreRefusedEverywhere(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	schedFreeze(h)
+	id := manualPage(t, h, "alice", "Checkout is failing")
+	h.b.Settle(t)
+	page, err := h.slack.WaitForMessage(h.ctx(), "DU0ALICE", func(m slacktest.Message) bool { return strings.Contains(m.Text, "Checkout") })
+	if err != nil {
+		t.Fatalf("alice was not paged: %v", err)
+	}
+	// Modals alice opened, for the stranger to submit.
+	schedOpen(t, h, "U0ALICE", "schedule payments-primary edit")
+	schedEdit := schedView(t, h, "schedule")
+	schedOpen(t, h, "U0ALICE", "override payments-primary")
+	override := schedView(t, h, "override")
+	policy := h.pcViewOf(h.pcClick("U0ALICE", "", "escalation_edit", "payments", "views.open"))
+	rule := h.pcViewOf(h.pcClick("U0ALICE", "", "rules_edit", "payments-from-labels", "views.open"))
+	contact := h.pcOpenModal("U0ALICE", "contact")
+	h.slack.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: "page", UserID: "U0ALICE"})
+	pageModal := waitModal(t, h, "U0ALICE")
+
+	config := h.secConfig()
+	opened := len(h.slack.Calls("views.open"))
+	const stranger, notOurs = "U0STRANGER", "not a user of oncall"
+
+	for _, text := range []string{"shifts", "incidents", "ack 1", "resolve 1", "page bob help", "override", "override payments-primary",
+		"schedule", "schedule payments-primary", "schedule payments-primary edit", "schedule new", "escalation", "escalation payments",
+		"rules", "contact", "mobile", "mobile revoke 1"} {
+		h.secRefused("/oncall "+text, notOurs, func() string {
+			return h.slack.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: text, UserID: stranger})
+		})
+	}
+	clicks := []slacktest.BlockAction{
+		{ActionID: "incident_ack", Value: "1", ChannelID: page.Channel, MessageTS: page.TS},
+		{ActionID: "incident_resolve", Value: "1", ChannelID: page.Channel, MessageTS: page.TS},
+		{ActionID: "incident_escalate", Value: "1", ChannelID: page.Channel, MessageTS: page.TS},
+		{ActionID: "rules_toggle", Value: "off:payments-from-labels"},
+		{ActionID: "rules_edit", Value: "payments-from-labels"},
+		{ActionID: "rules_new"},
+		{ActionID: "escalation_edit", Value: "payments"},
+		{ActionID: "escalation_new"},
+		{ActionID: "schedule_edit", Value: "payments-primary"},
+		{ActionID: "schedule_new"},
+		{ActionID: "override_open", Value: "payments-primary"},
+		{ActionID: "cover_open", Value: "payments-primary"},
+		{ActionID: "mobile_revoke", Value: "1"},
+	}
+	for _, a := range clicks {
+		a.UserID = stranger
+		if a.ChannelID == "" {
+			a.ChannelID = "D" + stranger
+		}
+		h.secRefused("click "+a.ActionID, notOurs, func() string { return h.slack.SendBlockAction(a) })
+	}
+	text := func(v string) slacktest.Value { return slacktest.Value{Type: "plain_text_input", Value: v} }
+	submissions := map[string]slacktest.ViewSubmission{
+		"schedule edit": {ViewID: schedEdit.ID, Values: map[string]map[string]slacktest.Value{"l0_shift": {"v": text("1d")}}},
+		"override": {ViewID: override.ID, Values: map[string]map[string]slacktest.Value{
+			"who": {"v": schedOption("bob")}, "from": {"v": text("2026-12-24 18:00")}, "until": {"v": text("2026-12-26 09:00")}}},
+		"escalation": {ViewID: policy.ID, Values: map[string]map[string]slacktest.Value{"step_0_after": {"v": text("1m")}}},
+		"rule":       {ViewID: rule.ID, Values: map[string]map[string]slacktest.Value{"urgency": {"v": schedOption("low")}}},
+		"contact":    {ViewID: contact.ID, Values: map[string]map[string]slacktest.Value{"cm_0_address": {"v": text("+14155550111")}}},
+		"page": {ViewID: pageModal.ID, Values: map[string]map[string]slacktest.Value{
+			"target":  {"v": {Type: "static_select", SelectedOption: &slacktest.SelectOption{Text: "bob", Value: "user:bob"}}},
+			"summary": {"v": text("let me in")}}},
+	}
+	for name, sub := range submissions {
+		sub.UserID = stranger
+		h.secRefused("submit "+name, notOurs, func() string { return h.slack.SendViewSubmission(sub) })
+	}
+
+	h.b.Settle(t)
+	if got := h.secConfig(); got != config {
+		t.Errorf("a stranger changed the configuration")
+	}
+	if in := incident(t, h, id); in.State != store.StateTriggered {
+		t.Errorf("a stranger made incident #%d %s", id, in.State)
+	}
+	if n := len(h.slack.Calls("views.open")); n != opened {
+		t.Errorf("%d modals opened for a stranger", n-opened)
+	}
+	for _, c := range h.slack.Calls("chat.postMessage") {
+		if strings.Contains(c.Param("text"), "let me in") {
+			t.Errorf("a stranger paged: %s", c.Param("text"))
+		}
+	}
+}
