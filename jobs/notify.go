@@ -211,12 +211,20 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 		return retryLater{}, nil
 	}
 
+	// A rate limit is waited out without spending an attempt, but not for
+	// ever: a page that would wait past maxRateLimitWait since it was due
+	// gives up on this channel, and the user's next rule comes forward.
+	limited := false
 	if d, ok := notify.RateLimited(err); ok {
-		entry.Event, entry.Message = "rate_limited", fmt.Sprintf("%s asked to wait %s before notifying %s", methodName(n), d, who)
-		tx.addLog(entry)
-		return retryLater{snooze: max(d, time.Second)}, nil
+		if waited := now.Sub(n.DueAt); n.DueAt.IsZero() || waited+d <= maxRateLimitWait {
+			entry.Event, entry.Message = "rate_limited", fmt.Sprintf("%s asked to wait %s before notifying %s", methodName(n), d, who)
+			tx.addLog(entry)
+			return retryLater{snooze: max(d, time.Second)}, nil
+		}
+		limited = true
+		err = fmt.Errorf("rate limited for over %s: %w", maxRateLimitWait, err)
 	}
-	if !notify.IsPermanent(err) && attempt < sendAttempts {
+	if !limited && !notify.IsPermanent(err) && attempt < sendAttempts {
 		entry.Event = "retry"
 		entry.Message = fmt.Sprintf("notifying %s by %s failed (attempt %d of %d), retrying: %v", who, methodName(n), attempt, sendAttempts, err)
 		tx.addLog(entry)
@@ -238,6 +246,11 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 	}
 	return retryLater{}, e.checkReachable(ctx, tx, cfg, in, n, now)
 }
+
+// maxRateLimitWait is how long past its due time a page may wait on a
+// provider's rate limits before the next channel is tried instead. It is
+// longer than the per-number interval, which a text may have waited first.
+const maxRateLimitWait = 2 * time.Minute
 
 // Per-number rate limits, by method, and the most pages one message holds.
 var addressInterval = map[string]time.Duration{notify.MethodSMS: time.Minute, notify.MethodVoice: time.Minute}

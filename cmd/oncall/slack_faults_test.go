@@ -35,14 +35,19 @@ contact_methods:
 `, 1)
 
 // startFaultStack starts the server with Slack and a fake Twilio, and a
-// send timeout of 1 s so that a hung provider costs a second, not ten.
-func startFaultStack(t *testing.T) (*stack, *twiliotest.Server) {
+// send timeout of 1 s so that a hung provider costs a second, not ten. The
+// configuration is faultCompany unless one is given.
+func startFaultStack(t *testing.T, config ...string) (*stack, *twiliotest.Server) {
 	t.Helper()
 	if faultCompany == pagingConfig {
 		t.Fatal("pagingConfig changed: alice's rules were not replaced")
 	}
+	company := faultCompany
+	if len(config) > 0 {
+		company = config[0]
+	}
 	tw := twiliotest.New(t)
-	s := startStack(t, withConfig(faultCompany), withEnv(map[string]string{
+	s := startStack(t, withConfig(company), withEnv(map[string]string{
 		"TWILIO_ACCOUNT_SID":  tw.AccountSID,
 		"TWILIO_AUTH_TOKEN":   tw.AuthToken,
 		"TWILIO_FROM_NUMBER":  tw.Number,
@@ -119,6 +124,50 @@ func TestFaultSlackRateLimitWaitsWithoutSpendingAttempts(t *testing.T) {
 	if n := len(tw.MessagesTo(alicePhone)); n != 0 {
 		t.Errorf("alice was texted %d times though Slack delivered", n)
 	}
+}
+
+// Slack rate-limits alice's page for good (429, Retry-After: 30): the
+// waits are honoured up to 2 minutes past the page's due time, then the
+// page gives up on Slack and her next rule (a text due at 10 minutes)
+// comes forward.
+func TestFaultSlackRateLimitedForGoodFallsThrough(t *testing.T) {
+	t.Parallel()
+	late := strings.Replace(faultCompany, "  - {after: 2m, notify: [cell]}\n  - {after: 5m, notify: [cell-call]}\n",
+		"  - {after: 10m, notify: [cell]}\n", 1)
+	if late == faultCompany {
+		t.Fatal("faultCompany changed: alice's rules were not replaced")
+	}
+	s, tw := startFaultStack(t, late)
+	s.slack.FailNextIn("chat.postMessage", "U0ALICE", 100, http.StatusTooManyRequests, 30*time.Second)
+	id := s.alert(sample(t, "am-webhook-firing.json"))
+	const gaveUp = "failed: notifying alice by slack"
+	for i := 1; ; i++ { // each wait in turn, until Slack is given up on
+		until(t, "rate limit "+strconv.Itoa(i), func() bool {
+			tl := s.timeline(id)
+			return strings.Count(tl, "rate_limited:") == i || strings.Contains(tl, gaveUp)
+		})
+		if strings.Contains(s.timeline(id), gaveUp) {
+			break
+		}
+		if i > 5 {
+			t.Fatalf("still waiting on Slack after %d rate limits:\n%s", i, s.timeline(id))
+		}
+		s.advance(30 * time.Second)
+	}
+	until(t, "a text to alice", func() bool { return len(tw.MessagesTo(alicePhone)) == 1 })
+	if since := s.clock.Now().Sub(s.incident(id).CreatedAt); since >= 10*time.Minute {
+		t.Fatalf("the text went out %s after the page: at its own time, not brought forward", since)
+	}
+	tl := s.timeline(id)
+	// Waits at 0, 30 s, 60 s and 90 s end by 2 minutes; the last ends just
+	// past them when the real time the test takes is added.
+	if n := strings.Count(tl, "rate_limited: slack asked to wait 30s before notifying alice"); n < 3 || n > 4 {
+		t.Errorf("%d waits on the timeline; want 3 or 4:\n%s", n, tl)
+	}
+	wantInOrder(t, tl,
+		"failed: notifying alice by slack failed: rate limited for over 2m0s: rate limited, retry after 30s",
+		"fallback: moved alice's next notification rule forward",
+		"notified alice by sms cell (+1415•••0100)")
 }
 
 // Slack answers 503 to alice's page every time: after three attempts (and
