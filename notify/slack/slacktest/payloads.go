@@ -12,11 +12,11 @@ func actionTS(t time.Time) string {
 }
 
 func (s *Server) userObjLocked(id string) obj {
-	name := id
+	name, team := id, TeamID
 	if u, ok := s.users[id]; ok {
-		name = u.handle()
+		name, team = u.handle(), u.teamID()
 	}
-	return obj{"id": id, "username": name, "name": name, "team_id": TeamID}
+	return obj{"id": id, "username": name, "name": name, "team_id": team}
 }
 
 func (s *Server) channelNameLocked(id string) string {

@@ -209,6 +209,15 @@ func (s *Server) appsConnectionsOpen(*Call) result {
 
 type user struct {
 	id, email, name, tz string
+	team                string // "" for the fake's workspace (TeamID)
+}
+
+// teamID is the workspace the user belongs to.
+func (u *user) teamID() string {
+	if u.team == "" {
+		return TeamID
+	}
+	return u.team
 }
 
 // AddUser registers a workspace member for users.info, users.lookupByEmail,
@@ -221,6 +230,19 @@ func (s *Server) AddUser(id, email, name, tz string) {
 		s.userOrder = append(s.userOrder, id)
 	}
 	s.users[id] = &user{id: id, email: email, name: name, tz: tz}
+}
+
+// AddExternalUser registers a user of another workspace (teamID), as Slack
+// Connect shows one in a shared channel: users.info answers for them, with
+// their email and their own team_id; users.lookupByEmail does not find
+// them; the payloads they send carry their team.
+func (s *Server) AddExternalUser(id, email, name, teamID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.users[id]; !ok {
+		s.userOrder = append(s.userOrder, id)
+	}
+	s.users[id] = &user{id: id, email: email, name: name, team: teamID}
 }
 
 func (u *user) handle() string {
@@ -245,14 +267,14 @@ func (u *user) wire() obj {
 		"display_name":            u.name,
 		"display_name_normalized": u.name,
 		"email":                   u.email,
-		"team":                    TeamID,
+		"team":                    u.teamID(),
 		"image_24":                "https://avatars.slack-edge.com/" + u.id + "_24.png",
 		"image_48":                "https://avatars.slack-edge.com/" + u.id + "_48.png",
 		"image_72":                "https://avatars.slack-edge.com/" + u.id + "_72.png",
 	}
 	return obj{
 		"id":                  u.id,
-		"team_id":             TeamID,
+		"team_id":             u.teamID(),
 		"name":                u.handle(),
 		"deleted":             false,
 		"color":               "9f69e7",
@@ -285,7 +307,7 @@ func (s *Server) usersInfo(c *Call) result {
 func (s *Server) usersLookupByEmail(c *Call) result {
 	email := strings.ToLower(c.Param("email"))
 	for _, id := range s.userOrder {
-		if u := s.users[id]; strings.ToLower(u.email) == email && email != "" {
+		if u := s.users[id]; strings.ToLower(u.email) == email && email != "" && u.team == "" {
 			return success(obj{"user": u.wire()})
 		}
 	}
