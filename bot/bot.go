@@ -41,7 +41,8 @@ type Bot struct {
 	log    zerolog.Logger
 	// publicURL is how phones reach the HTTP API, shown with a pairing code.
 	publicURL string
-	conn      conn // the Socket Mode connection loop (conn.go)
+	conn      conn      // the Socket Mode connection loop (conn.go)
+	ws        workspace // ours, for telling our users from others (identity.go)
 }
 
 // Config is how the bot reaches Slack.
@@ -162,7 +163,8 @@ func (b *Bot) ack(evt socketmode.Event, payload ...any) {
 var errNotOurs = errors.New("not a user of oncall")
 
 // user is our user behind a Slack user ID: by slack_id, else by the email
-// Slack has for them; errNotOurs when they are not ours.
+// Slack has for them when they are a member of our workspace; errNotOurs
+// when they are not ours.
 func (b *Bot) user(ctx context.Context, slackID string) (string, error) {
 	name, ok, err := b.engine.FindUser(ctx, slackID, "")
 	if err != nil || ok {
@@ -171,6 +173,13 @@ func (b *Bot) user(ctx context.Context, slackID string) (string, error) {
 	info, err := b.api.GetUserInfoContext(ctx, slackID)
 	if err != nil {
 		return "", errNotOurs // an unknown Slack user is not ours
+	}
+	// Only an account of our workspace vouches for its email.
+	if member, err := b.member(ctx, info); err != nil || !member {
+		if err == nil {
+			err = errNotOurs
+		}
+		return "", err
 	}
 	name, ok, err = b.engine.FindUser(ctx, "", info.Profile.Email)
 	if err == nil && !ok {

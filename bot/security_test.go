@@ -154,3 +154,39 @@ func TestStrangersAreRefusedEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// A user of another workspace (Slack Connect, in a shared channel) is not
+// ours, even with the email of one of our users: Slack's users.info shows
+// them with that email, but their account is not our workspace's.
+func TestOtherWorkspaceUsersAreNotOurs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	// bob is ours by email (company() gives him no slack_id).
+	h.slack.AddExternalUser("U0EXTBOB", "bob@example.com", "bob", "T0OTHERCORP")
+	id := manualPage(t, h, "bob", "Queue is backing up")
+	h.b.Settle(t)
+	page, err := h.slack.WaitForMessage(h.ctx(), "DU0BOB", func(m slacktest.Message) bool { return strings.Contains(m.Text, "Queue") })
+	if err != nil {
+		t.Fatalf("bob was not paged: %v", err)
+	}
+	config := h.secConfig()
+	const notOurs = "not a user of oncall"
+	h.secRefused("/oncall ack", notOurs, func() string {
+		return h.slack.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: "ack 1", UserID: "U0EXTBOB"})
+	})
+	h.secRefused("/oncall contact", notOurs, func() string {
+		return h.slack.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: "contact", UserID: "U0EXTBOB"})
+	})
+	h.secRefused("click ack", notOurs, func() string {
+		return h.slack.SendBlockAction(slacktest.BlockAction{UserID: "U0EXTBOB", ActionID: "incident_ack", Value: "1", ChannelID: page.Channel, MessageTS: page.TS})
+	})
+	if in := incident(t, h, id); in.State != store.StateTriggered {
+		t.Errorf("a user of another workspace made incident #%d %s", id, in.State)
+	}
+	if h.secConfig() != config {
+		t.Errorf("a user of another workspace changed the configuration")
+	}
+	// bob himself (the same email, our workspace) still is bob.
+	h.slack.AddUser("U0BOB2", "bob@example.com", "bob", "America/New_York")
+	wantReply(t, h, "U0BOB2", "ack 1", "Acknowledged incident #1")
+}
