@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/oncall/oncall/notify"
 	"github.com/oncall/oncall/oncall"
@@ -45,6 +46,9 @@ type retryLater struct {
 
 func (w *notifyWorker) Work(ctx context.Context, job *river.Job[NotifyArgs]) error {
 	if job.Args.Key != "" {
+		if until := w.e.addrs.coolUntil(job.Args.Key, w.e.clock.Now()); !until.IsZero() {
+			return river.JobSnooze(until.Sub(w.e.clock.Now()))
+		}
 		unlock, err := w.e.addrs.lock(ctx, job.Args.Key)
 		if err != nil {
 			return err
@@ -148,6 +152,9 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 			return retryLater{}, err
 		}
 		if wait := last.Add(biv).Sub(now); count >= stormBundle && wait > 0 {
+			if args.Key != "" {
+				e.addrs.setCool(args.Key, last.Add(biv))
+			}
 			return retryLater{snooze: wait}, nil // a storm: this page goes in the next bundle
 		}
 		if bundle, pages, err = e.bundle(ctx, tx, cfg, n, now); err != nil {
@@ -199,6 +206,12 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 		}
 		if err := store.NotificationsSent(ctx, tx, ids, rcpt.Ref, now); err != nil {
 			return retryLater{}, err
+		}
+		if err := e.dropJobs(ctx, tx, bundle); err != nil {
+			return retryLater{}, err
+		}
+		if biv := bundleInterval[n.Method]; biv > 0 && args.Key != "" && len(bundle)+1 >= stormBundle {
+			e.addrs.setCool(args.Key, now.Add(biv))
 		}
 		// A bundle is not recorded as showing its first incident: the
 		// update worker would rewrite it into that one incident's message.
@@ -256,6 +269,28 @@ const maxRateLimitWait = 2 * time.Minute
 var addressInterval = map[string]time.Duration{notify.MethodSMS: time.Minute, notify.MethodVoice: time.Minute}
 
 const maxBundle = 10
+
+// dropJobs deletes the River jobs of notifications a bundle carried that
+// have not started: in a storm there are thousands, which would otherwise
+// each run only to find their page sent. One that is running finds it so.
+func (e *Engine) dropJobs(ctx context.Context, tx *txn, ns []*store.Notification) error {
+	ids := make([]int64, 0, len(ns))
+	for _, m := range ns {
+		if m.JobID != 0 {
+			ids = append(ids, m.JobID)
+		}
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 10_000)]
+		ids = ids[len(chunk):]
+		params := river.NewJobDeleteManyParams().IDs(chunk...).First(len(chunk)).
+			States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStatePending)
+		if _, err := e.river.JobDeleteManyTx(ctx, tx.Tx, params); err != nil {
+			return fmt.Errorf("delete the jobs of %d bundled pages: %w", len(chunk), err)
+		}
+	}
+	return nil
+}
 
 // bundle takes the other pages (or notices) waiting for n's address into
 // n's message, rendered, locked until the end of tx.

@@ -89,7 +89,7 @@ const stormBundle = 10
 // maxBundleOf is the most pages one message to method holds.
 func maxBundleOf(method string) int {
 	if bundleInterval[method] > 0 {
-		return 500 // a Slack bundle lists a few and counts the rest
+		return 5000 // a Slack bundle lists a few and counts the rest
 	}
 	return maxBundle
 }
@@ -113,6 +113,29 @@ func bundleKey(method, address string) string {
 type addressLocks struct {
 	mu    sync.Mutex
 	locks map[string]*addressLock
+	// cool holds, per key, the end of the address's storm interval: a page
+	// for it snoozes till then without touching the database (the first to
+	// wake takes the others into its bundle and deletes their jobs).
+	cool map[string]time.Time
+}
+
+// coolUntil is the end of key's storm interval after now (zero: none).
+func (l *addressLocks) coolUntil(key string, now time.Time) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until := l.cool[key]; until.After(now) {
+		return until
+	}
+	return time.Time{}
+}
+
+func (l *addressLocks) setCool(key string, until time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cool == nil || len(l.cool) >= 10_000 {
+		l.cool = map[string]time.Time{} // bounded: start over
+	}
+	l.cool[key] = until
 }
 
 type addressLock struct {

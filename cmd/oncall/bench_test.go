@@ -16,7 +16,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/oncall/oncall/jobs"
-	slackch "github.com/oncall/oncall/notify/slack"
 )
 
 // The benchmarks here run the whole server (HTTP, engine, River, the fake
@@ -88,30 +87,9 @@ func incidentID(b testing.TB, resp string) int64 {
 }
 
 // pageTimes is when the fake Slack received alice's first page of each
-// incident.
+// incident (its own page, or a bundle that lists it).
 func pageTimes(s *stack, ids map[int64]time.Time) map[int64]time.Time {
-	out := map[int64]time.Time{}
-	for _, c := range s.slack.Calls("chat.postMessage") {
-		if c.Params.Get("channel") != "U0ALICE" || c.Status != http.StatusOK {
-			continue
-		}
-		blocks := c.Params.Get("blocks")
-		i := strings.Index(blocks, `"`+slackch.BlockIDPrefix)
-		if i < 0 {
-			continue
-		}
-		rest := blocks[i+1+len(slackch.BlockIDPrefix):]
-		id, err := strconv.ParseInt(rest[:strings.IndexByte(rest, '"')], 10, 64)
-		if err != nil {
-			continue
-		}
-		if _, ok := ids[id]; ok {
-			if _, seen := out[id]; !seen {
-				out[id] = c.Time
-			}
-		}
-	}
-	return out
+	return pagesIn(s, "U0ALICE", ids)
 }
 
 // BenchmarkIngest posts alerts from 32 concurrent senders for 3 s, half of
@@ -124,8 +102,8 @@ func BenchmarkIngest(b *testing.B) { benchIngest(b, "warning") }
 // `page: false` rule records without paging: the ingestion path alone.
 func BenchmarkIngestRecordOnly(b *testing.B) { benchIngest(b, "info") }
 
-func benchIngest(b *testing.B, severity string) {
-	s := startStack(b)
+func benchIngest(b *testing.B, severity string, opts ...stackOption) {
+	s := startStack(b, opts...)
 	const senders, window = 32, 3 * time.Second
 	var accepted atomic.Int64
 	var mu sync.Mutex

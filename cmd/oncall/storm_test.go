@@ -98,6 +98,7 @@ func TestStormBundlesPages(t *testing.T) {
 		}
 		s.advance(6 * time.Second)
 	}
+	s.advance(6 * time.Second) // jobs snoozed for the storm interval wake, to find their page sent
 	s.settle()
 	t.Logf("settled at %v", time.Since(t0))
 	if n := pendingPages(s); n > 0 {
