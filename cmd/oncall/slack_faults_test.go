@@ -70,10 +70,10 @@ func postsTo(s *stack, channel string) []slacktest.Call {
 	return out
 }
 
-// until polls cond for up to 15 s.
+// until polls cond for up to 30 s (generous: a loaded 2-core machine).
 func until(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
