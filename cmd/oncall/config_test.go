@@ -32,16 +32,17 @@ func TestLoadConfigDefaults(t *testing.T) {
 func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 	t.Parallel()
 	cases := map[string]map[string]string{
-		"ONCALL_LOG_LEVEL":   {"ONCALL_LOG_LEVEL": "loud"},
-		"ONCALL_LOG_FORMAT":  {"ONCALL_LOG_FORMAT": "xml"},
-		"SLACK_APP_TOKEN":    {"SLACK_APP_TOKEN": "xapp-1"},
-		"SLACK_BOT_TOKEN":    {"SLACK_APP_TOKEN": "xapp-1", "SLACK_BOT_TOKEN": "nope"},
-		"SLACK_API_URL":      {"SLACK_API_URL": "ftp://x"},
-		"TWILIO_FROM_NUMBER": {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM_NUMBER": "555"},
-		"SMTP_URL":           {"SMTP_URL": "http://mail", "EMAIL_FROM": "a@b.c"},
-		"EMAIL_FROM":         {"SMTP_URL": "smtp://mail:25"},
-		"DATABASE_URL":       {"DATABASE_URL": "mysql://x"},
-		"APNS_KEY_FILE":      {"APNS_KEY_FILE": "/nonexistent", "APNS_KEY_ID": "k", "APNS_TEAM_ID": "t", "APNS_TOPIC": "x"},
+		"ONCALL_LOG_LEVEL":    {"ONCALL_LOG_LEVEL": "loud"},
+		"ONCALL_LOG_FORMAT":   {"ONCALL_LOG_FORMAT": "xml"},
+		"ONCALL_SEND_TIMEOUT": {"ONCALL_SEND_TIMEOUT": "1m"},
+		"SLACK_APP_TOKEN":     {"SLACK_APP_TOKEN": "xapp-1"},
+		"SLACK_BOT_TOKEN":     {"SLACK_APP_TOKEN": "xapp-1", "SLACK_BOT_TOKEN": "nope"},
+		"SLACK_API_URL":       {"SLACK_API_URL": "ftp://x"},
+		"TWILIO_FROM_NUMBER":  {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM_NUMBER": "555"},
+		"SMTP_URL":            {"SMTP_URL": "http://mail", "EMAIL_FROM": "a@b.c"},
+		"EMAIL_FROM":          {"SMTP_URL": "smtp://mail:25"},
+		"DATABASE_URL":        {"DATABASE_URL": "mysql://x"},
+		"APNS_KEY_FILE":       {"APNS_KEY_FILE": "/nonexistent", "APNS_KEY_ID": "k", "APNS_TEAM_ID": "t", "APNS_TOPIC": "x"},
 	}
 	for name, e := range cases {
 		_, err := LoadConfig(envOf(e), false)
