@@ -45,7 +45,7 @@ func (b *Bot) cmdIncidents(ctx context.Context, r *request) error {
 		return b.replyText(ctx, r.cmd.ResponseURL, b.userError(err))
 	}
 	c := clock{now: b.clock.Now(), loc: b.location(ctx, r.cmd.UserID, r.user)}
-	set, err := b.config(ctx)
+	set, err := b.engine.ConfigSet(ctx) // shared: read only
 	if err != nil {
 		return b.replyText(ctx, r.cmd.ResponseURL, b.userError(err))
 	}
@@ -104,7 +104,7 @@ func (b *Bot) refreshList(ctx context.Context, cb slack.InteractionCallback, a *
 	if err != nil {
 		return err
 	}
-	set, err := b.config(ctx)
+	set, err := b.engine.ConfigSet(ctx) // shared: read only
 	if err != nil {
 		return err
 	}

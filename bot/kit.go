@@ -208,20 +208,16 @@ type snapshot struct {
 	resolvers map[string]*schedule.Schedule // nil: cannot be resolved
 }
 
+// snapshot returns the current configuration for a view that only reads.
+// It is the engine's shared snapshot (jobs.ConfigView), not a load of its
+// own: a view only reads, and a load per request held a whole copy of the
+// configuration per request in flight. Nothing in it may be changed.
 func (b *Bot) snapshot(ctx context.Context) (*snapshot, error) {
-	set, err := b.config(ctx)
+	v, err := b.engine.ConfigView(ctx)
 	if err != nil {
 		return nil, err
 	}
-	s := &snapshot{set: set, resolvers: map[string]*schedule.Schedule{}}
-	for _, sc := range set.Schedules {
-		r, err := set.Resolver(sc.Name)
-		if err != nil {
-			r = nil
-		}
-		s.resolvers[sc.Name] = r
-	}
-	return s, nil
+	return &snapshot{set: v.Set, resolvers: v.Resolvers}, nil
 }
 
 // userShifts is user's shifts across every schedule from now to now+d,

@@ -5,6 +5,7 @@ package calendar
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -44,6 +45,11 @@ const maxAge = 5 * time.Minute
 type Handler struct {
 	DB    store.Querier
 	Clock oncall.Clock
+	// Config, when set, returns the current configuration, shared and read
+	// only (the engine's snapshot, jobs.Engine.ConfigSet); without it each
+	// request loads its own, which with a large company holds a whole copy
+	// of the configuration per feed being served.
+	Config func(context.Context) (*manifest.Set, error)
 }
 
 // ServeHTTP answers with the feed of the token (200, or 304 when
@@ -64,7 +70,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, r, err)
 		return
 	}
-	set, err := store.LoadConfig(ctx, h.DB)
+	load := h.Config
+	if load == nil {
+		load = func(ctx context.Context) (*manifest.Set, error) { return store.LoadConfig(ctx, h.DB) }
+	}
+	set, err := load(ctx)
 	if err != nil {
 		unavailable(w, r, err)
 		return

@@ -90,7 +90,7 @@ func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
 	})
 	(&api.Alerts{DB: pool, Engine: engine}).Register(srv.Mux)
 	(&api.Heartbeats{DB: pool, Engine: engine}).Register(srv.Mux)
-	srv.Mux.Handle("GET /v1/calendars/{token}", &apicalendar.Handler{DB: pool, Clock: opts.clock})
+	srv.Mux.Handle("GET /v1/calendars/{token}", &apicalendar.Handler{DB: pool, Clock: opts.clock, Config: engine.ConfigSet})
 	w := wire{cfg: cfg, pool: pool, clock: opts.clock, log: log}
 	for _, routes := range []func(wire, *jobs.Engine, *http.ServeMux) error{twilioRoutes, emailRoutes, mobileRoutes} {
 		if err := routes(w, engine, srv.Mux); err != nil {
