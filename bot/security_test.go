@@ -190,3 +190,81 @@ func TestOtherWorkspaceUsersAreNotOurs(t *testing.T) {
 	h.slack.AddUser("U0BOB2", "bob@example.com", "bob", "America/New_York")
 	wantReply(t, h, "U0BOB2", "ack 1", "Acknowledged incident #1")
 }
+
+// A member who administers no team (bob) is refused on every Slack
+// surface that changes a team's configuration, and the configuration
+// stays as it was. Services, teams and users are changed only by
+// `oncall apply` (no Slack surface, no HTTP API).
+func TestNonAdminsChangeNoConfiguration(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, company())
+	schedFreeze(h)
+	text := func(v string) slacktest.Value { return slacktest.Value{Type: "plain_text_input", Value: v} }
+	type vals = map[string]map[string]slacktest.Value
+
+	// Modals an admin (alice) opened, for bob to submit.
+	schedOpen(t, h, "U0ALICE", "schedule payments-primary edit")
+	schedEdit := schedView(t, h, "schedule")
+	schedOpen(t, h, "U0ALICE", "schedule new")
+	schedNew := schedView(t, h, "schedule", schedEdit.ID)
+	// alice's own change, waiting at its preview for her to confirm.
+	if errs := schedFieldErrors(t, schedSubmit(t, h, slacktest.ViewSubmission{UserID: "U0ALICE", ViewID: schedEdit.ID,
+		Values: vals{"l0_shift": {"v": text("2d")}}})); errs != nil {
+		t.Fatalf("alice's edit: %v", errs)
+	}
+	preview := schedView(t, h, "schedule_confirm")
+	schedOpen(t, h, "U0ALICE", "override payments-primary")
+	override := schedView(t, h, "override")
+	policyEdit := h.pcViewOf(h.pcClick("U0ALICE", "", "escalation_edit", "payments", "views.open"))
+	policyNew := h.pcViewOf(h.pcClick("U0ALICE", "", "escalation_new", "", "views.open"))
+	ruleEdit := h.pcViewOf(h.pcClick("U0ALICE", "", "rules_edit", "payments-from-labels", "views.open"))
+	ruleNew := h.pcViewOf(h.pcClick("U0ALICE", "", "rules_new", "", "views.open"))
+
+	config := h.secConfig()
+	opened := len(h.slack.Calls("views.open"))
+	const bob, want = "U0BOB", "Only a" // "Only a team admin may...", "Only an admin of team payments may..."
+
+	for _, text := range []string{"schedule payments-primary edit", "schedule payments-secondary edit", "schedule new"} {
+		h.secRefused("/oncall "+text, want, func() string {
+			return h.slack.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: text, UserID: bob})
+		})
+	}
+	for _, a := range []slacktest.BlockAction{
+		{ActionID: "schedule_edit", Value: "payments-primary"},
+		{ActionID: "schedule_new"},
+		{ActionID: "escalation_edit", Value: "payments"},
+		{ActionID: "escalation_new"},
+		{ActionID: "rules_toggle", Value: "off:payments-from-labels"},
+		{ActionID: "rules_toggle", Value: "off:quiet-warnings"}, // a rule of no team's service
+		{ActionID: "rules_edit", Value: "payments-from-labels"},
+		{ActionID: "rules_new"},
+	} {
+		a.UserID, a.ChannelID = bob, "D"+bob
+		h.secRefused("click "+a.ActionID+" "+a.Value, want, func() string { return h.slack.SendBlockAction(a) })
+	}
+	for name, sub := range map[string]slacktest.ViewSubmission{
+		"schedule edit":     {ViewID: schedEdit.ID, Values: vals{"l0_shift": {"v": text("1d")}}},
+		"schedule preview":  {ViewID: preview.ID},
+		"schedule new":      {ViewID: schedNew.ID, Values: vals{"name": {"v": text("bobs-own")}, "l0_members": {"v": text("bob")}}},
+		"override of dave":  {ViewID: override.ID, Values: vals{"who": {"v": schedOption("dave")}, "from": {"v": text("2026-12-24 18:00")}, "until": {"v": text("2026-12-26 09:00")}}},
+		"escalation edit":   {ViewID: policyEdit.ID, Values: vals{"step_0_after": {"v": text("1m")}}},
+		"escalation new":    {ViewID: policyNew.ID, Values: vals{"name": {"v": text("bobs-policy")}, "team": {"v": schedOption("payments")}, "step_0_targets": {"v": text("@bob")}}},
+		"alert rule edit":   {ViewID: ruleEdit.ID, Values: vals{"urgency": {"v": schedOption("low")}}},
+		"alert rule create": {ViewID: ruleNew.ID, Values: vals{"name": {"v": text("bobs-rule")}, "service": {"v": schedOption("payments-web")}, "page": {"v": schedOption("false")}}},
+	} {
+		sub.UserID = bob
+		h.secRefused("submit "+name, want, func() string { return h.slack.SendViewSubmission(sub) })
+	}
+
+	if got := h.secConfig(); got != config {
+		t.Errorf("bob changed the configuration")
+	}
+	if n := len(h.slack.Calls("views.open")); n != opened {
+		t.Errorf("%d modals opened for bob", n-opened)
+	}
+	// bob may still put himself on call (anyone may).
+	if errs := schedFieldErrors(t, schedSubmit(t, h, slacktest.ViewSubmission{UserID: bob, ViewID: override.ID, Values: vals{
+		"who": {"v": schedOption("bob")}, "from": {"v": text("2026-12-24 18:00")}, "until": {"v": text("2026-12-26 09:00")}}})); errs != nil {
+		t.Errorf("bob putting himself on call: %v", errs)
+	}
+}
