@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -176,6 +177,13 @@ func (c *Channel) send(ctx context.Context, deviceToken string, p notify.Page) p
 	who := "apns device " + push.Redact(deviceToken)
 	switch {
 	case err != nil:
+		// A transport error quotes the request's URL, which ends in the
+		// device token: keep the cause, drop the URL (errors reach the
+		// log and the timeline).
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = fmt.Errorf("%s %s: %w", ue.Op, c.client.Host, ue.Err)
+		}
 		r.Err = fmt.Errorf("%s: %w", who, err)
 	case res.StatusCode == http.StatusOK:
 		r.Receipt.Ref = "apns:" + res.ApnsID

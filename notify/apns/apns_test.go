@@ -294,6 +294,9 @@ func TestFailures(t *testing.T) {
 	down := newChannel(t, srv, func(c *apns.Config) { c.URL = "https://127.0.0.1:1" })
 	if _, err := down.Send(ctx, target(phone1), page()); err == nil || notify.IsPermanent(err) {
 		t.Errorf("unreachable: %v; want temporary", err)
+	} else if strings.Contains(err.Error(), phone1) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		// The transport's error quotes the URL, which ends in the token.
+		t.Errorf("unreachable: %q holds the device token, or not the host", err)
 	}
 }
 
