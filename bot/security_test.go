@@ -1,10 +1,18 @@
 package bot_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/rs/zerolog"
+
+	"github.com/oncall/oncall/bot"
+	"github.com/oncall/oncall/jobs/jobstest"
+	"github.com/oncall/oncall/notify"
+	slackch "github.com/oncall/oncall/notify/slack"
 	"github.com/oncall/oncall/notify/slack/slacktest"
 	"github.com/oncall/oncall/store"
 )
@@ -267,4 +275,57 @@ func TestNonAdminsChangeNoConfiguration(t *testing.T) {
 		"who": {"v": schedOption("bob")}, "from": {"v": text("2026-12-24 18:00")}, "until": {"v": text("2026-12-26 09:00")}}})); errs != nil {
 		t.Errorf("bob putting himself on call: %v", errs)
 	}
+}
+
+// A reply that cannot reach its response_url (a capability: whoever has it
+// may post as the app) is logged without it.
+func TestResponseURLStaysOutOfTheLog(t *testing.T) {
+	t.Parallel()
+	sl := slacktest.New(t)
+	for _, u := range slackUsers {
+		sl.AddUser(u.id, u.email, u.name, u.tz)
+	}
+	ch := slackch.New(slackch.Config{BotToken: sl.BotToken(), APIURL: sl.APIURL()})
+	b := jobstest.New(t, company(), map[string]notify.Channel{notify.MethodSlack: ch, notify.MethodSlackChannel: ch})
+	var logs syncLog
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	bt := bot.New(bot.Config{AppToken: sl.AppToken(), BotToken: sl.BotToken(), APIURL: sl.APIURL()}, b.Engine, b.Pool, b.Clock, zerolog.New(&logs))
+	go bt.Run(ctx)
+	h := &harness{t: t, slack: sl, b: b}
+	if err := sl.WaitConnected(h.ctx(), 1); err != nil {
+		t.Fatal(err)
+	}
+	// A closed port: the post fails in the transport, whose error quotes
+	// the URL.
+	const secret = "Zq9ResponseUrlSecretX7"
+	env := sl.SendSlashCommand(slacktest.SlashCommand{Command: "/oncall", Text: "help", UserID: "U0ALICE",
+		ResponseURL: "http://127.0.0.1:1/commands/" + slacktest.TeamID + "/1/" + secret})
+	if _, err := sl.WaitForAck(h.ctx(), env); err != nil {
+		t.Fatal(err)
+	}
+	if err := sl.WaitUntil(h.ctx(), func() bool { return strings.Contains(logs.String(), "slack request failed") }); err != nil {
+		t.Fatalf("the failed reply was not logged: %v\n%s", err, logs.String())
+	}
+	if got := logs.String(); strings.Contains(got, secret) || !strings.Contains(got, "response_url") {
+		t.Errorf("the log:\n%s", got)
+	}
+}
+
+// syncLog is a log sink safe for the bot's goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
