@@ -17,22 +17,20 @@ build: ## build bin/oncall
 run: build ## serve with the example company's configuration (starts Postgres if none runs)
 	DATABASE_URL='$(RUN_DATABASE_URL)' ONCALL_CONFIG=$${ONCALL_CONFIG:-manifests/example} ./bin/oncall serve
 
-test: ## go vet and the whole suite with -race (starts Postgres if none runs)
+test: ## go vet, the whole suite with -race, and every fuzz target for 1s (starts Postgres if none runs)
 	@db='$(DEVDB)'; test -n "$$db" || exit 1; \
 	./scripts/node-tools.sh || true; \
 	export ONCALL_TEST_DATABASE_URL="$$db"; \
 	$(GO) vet ./... && \
-	$(GO) test -race -count=1 -timeout 8m ./...
+	$(GO) test -race -count=1 -timeout 8m ./... && \
+	FUZZTIME=$${TEST_FUZZTIME:-1s} ./scripts/fuzz.sh
 
 bench: ## print the performance figures with their targets
 	@export ONCALL_TEST_DATABASE_URL='$(DEVDB)'; ./scripts/bench.sh
 
-fuzz: ## run every fuzz target for FUZZTIME each (default 30s)
-	@for pkg in $$($(GO) list ./...); do \
-	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; \
-	  done; \
-	done
+fuzz: ## run every fuzz target (FUZZ=regexp: some) for FUZZTIME each (default 30s)
+	@export ONCALL_TEST_DATABASE_URL='$(DEVDB)'; \
+	FUZZTIME=$${FUZZTIME:-30s} FUZZMIN=$${FUZZMIN:-10s} ./scripts/fuzz.sh
 
 generate: ## regenerate generated code (go generate)
 	$(GO) generate ./...
