@@ -79,8 +79,10 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	if !ok || len(token) > 1024 {
 		return Claims{}, ErrTokenInvalid
 	}
-	payload, err1 := base64.RawURLEncoding.DecodeString(enc)
-	mac, err2 := base64.RawURLEncoding.DecodeString(sig)
+	// Strict: a token has one spelling (lenient decoding ignores the
+	// padding bits of the last character, so others would pass).
+	payload, err1 := strictB64.DecodeString(enc)
+	mac, err2 := strictB64.DecodeString(sig)
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(payload)) {
 		return Claims{}, ErrTokenInvalid
 	}
@@ -100,6 +102,8 @@ func (s *Signer) Verify(token string, now time.Time) (Claims, error) {
 	}
 	return c, nil
 }
+
+var strictB64 = base64.RawURLEncoding.Strict()
 
 func (s *Signer) mac(payload []byte) []byte {
 	h := hmac.New(sha256.New, s.key)
