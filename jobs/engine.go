@@ -78,7 +78,7 @@ type Result struct {
 func (e *Engine) Ingest(ctx context.Context, integ store.Integration, ev oncall.AlertEvent) (Result, error) {
 	var res Result
 	err := e.inTx(ctx, func(tx *txn) error {
-		version, in, err := store.IngestLookup(ctx, tx, integ.ID, ev.DedupKey)
+		version, in, newID, err := store.IngestLookup(ctx, tx, integ.ID, ev.DedupKey)
 		if err != nil {
 			return err
 		}
@@ -86,7 +86,7 @@ func (e *Engine) Ingest(ctx context.Context, integ store.Integration, ev oncall.
 		if err != nil {
 			return err
 		}
-		res, err = e.ingestEvent(ctx, tx, cfg, integ, ev, in)
+		res, err = e.ingestEvent(ctx, tx, cfg, integ, ev, in, newID)
 		return err
 	})
 	return res, err
@@ -136,12 +136,13 @@ func (e *Engine) ingestTx(ctx context.Context, tx *txn, cfg *config, integ store
 	case err != nil:
 		return Result{DedupKey: ev.DedupKey}, err
 	}
-	return e.ingestEvent(ctx, tx, cfg, integ, ev, in)
+	return e.ingestEvent(ctx, tx, cfg, integ, ev, in, 0)
 }
 
 // ingestEvent applies ev to in, the integration's locked open incident
-// with its dedup key (nil when there is none).
-func (e *Engine) ingestEvent(ctx context.Context, tx *txn, cfg *config, integ store.Integration, ev oncall.AlertEvent, in *store.Incident) (Result, error) {
+// with its dedup key (nil when there is none). newID, when not 0, is the
+// id drawn for an incident ev opens (store.IngestLookup).
+func (e *Engine) ingestEvent(ctx context.Context, tx *txn, cfg *config, integ store.Integration, ev oncall.AlertEvent, in *store.Incident, newID int64) (Result, error) {
 	now := e.clock.Now().UTC()
 	res := Result{DedupKey: ev.DedupKey}
 	hash := eventHash(ev)
@@ -180,7 +181,7 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *txn, cfg *config, integ st
 		if len(ev.Alerts) > 0 && allResolved(ev.Alerts) {
 			return res, nil // resolved alerts of an incident we no longer have open
 		}
-		in, err = e.open(ctx, tx, cfg, integ, ev, hash, now)
+		in, err = e.open(ctx, tx, cfg, integ, ev, hash, newID, now)
 		if err != nil {
 			return res, err
 		}
@@ -217,7 +218,7 @@ func (e *Engine) ingestEvent(ctx context.Context, tx *txn, cfg *config, integ st
 }
 
 // open routes a new alert and opens its incident.
-func (e *Engine) open(ctx context.Context, tx *txn, cfg *config, integ store.Integration, ev oncall.AlertEvent, hash []byte, now time.Time) (*store.Incident, error) {
+func (e *Engine) open(ctx context.Context, tx *txn, cfg *config, integ store.Integration, ev oncall.AlertEvent, hash []byte, newID int64, now time.Time) (*store.Incident, error) {
 	rt := cfg.route(integ.Name, integ.ServiceName, ev.Severity, ev.Summary, ev.Labels, ev.Annotations)
 	in := &store.Incident{
 		IntegrationID: integ.ID, ServiceName: integ.ServiceName, DedupKey: ev.DedupKey, State: store.StateTriggered,
@@ -232,7 +233,13 @@ func (e *Engine) open(ctx context.Context, tx *txn, cfg *config, integ store.Int
 	if rt.service != nil {
 		in.ServiceName, in.PolicyName = rt.service.Name, rt.service.EscalationPolicy
 	}
-	if _, err := store.IncidentInsert(ctx, tx, in); err != nil {
+	if newID != 0 && len(ev.Alerts) == 0 {
+		// Written at the end, with its final state, in the round trip that
+		// writes its timeline and notifications (its member alerts, when it
+		// has some, need the row first).
+		in.ID = newID
+		tx.inserts = append(tx.inserts, in)
+	} else if _, err := store.IncidentInsert(ctx, tx, in); err != nil {
 		return nil, err
 	}
 	if e.storm.opened(in.ServiceName, now) {
@@ -438,17 +445,16 @@ func (e *Engine) cancelPending(ctx context.Context, tx *txn, in *store.Incident)
 	return nil
 }
 
-// scheduleEscalation inserts the escalate job for (step, loop) at at.
+// scheduleEscalation queues the escalate job for (step, loop) at at.
 func (e *Engine) scheduleEscalation(ctx context.Context, tx *txn, in *store.Incident, step, loop int, at, now time.Time) error {
-	opts := &river.InsertOpts{Queue: tx.queueFor(in.ID)}
+	x := escalation{in: in, args: EscalateArgs{IncidentID: in.ID, Seq: in.EscalationSeq, Step: step, Loop: loop}}
 	if at.After(now) {
-		opts.ScheduledAt = at
+		x.at = at
 	}
-	r, err := e.river.InsertTx(ctx, tx, EscalateArgs{IncidentID: in.ID, Seq: in.EscalationSeq, Step: step, Loop: loop}, opts)
-	if err != nil {
-		return fmt.Errorf("insert escalate job: %w", err)
-	}
-	in.EscalationJobID = r.Job.ID
+	// Inserted with the transaction's other jobs (flush), which records
+	// the job's id as the incident's escalation_job_id.
+	tx.escalations = append(tx.escalations, x)
+	in.EscalationJobID = 0
 	return nil
 }
 

@@ -75,7 +75,7 @@ func (e *Engine) runStep(ctx context.Context, tx *txn, cfg *config, in *store.In
 		in.EscalationDone, in.EscalationJobID = true, 0
 		tx.addLog(store.LogEntry{IncidentID: in.ID, At: now, Event: "escalation", Actor: ActorSystem,
 			Message: fmt.Sprintf("escalation policy %q no longer exists: nobody paged", in.PolicyName)})
-		return store.IncidentUpdate(ctx, tx, in, now)
+		return e.updateIncident(ctx, tx, in, now)
 	}
 	if args.Step >= len(policy.Steps) {
 		return e.finalNotice(ctx, tx, cfg, in, policy, now)
@@ -114,7 +114,7 @@ func (e *Engine) runStep(ctx context.Context, tx *txn, cfg *config, in *store.In
 	if err := e.scheduleEscalation(ctx, tx, in, next, nextLoop, now.Add(after), now); err != nil {
 		return err
 	}
-	if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
+	if err := e.updateIncident(ctx, tx, in, now); err != nil {
 		return err
 	}
 	return e.insertUpdate(ctx, tx, in.ID)
@@ -219,8 +219,18 @@ func (e *Engine) finalNotice(ctx context.Context, tx *txn, cfg *config, in *stor
 			return err
 		}
 	}
-	if err := store.IncidentUpdate(ctx, tx, in, now); err != nil {
+	if err := e.updateIncident(ctx, tx, in, now); err != nil {
 		return err
 	}
 	return e.insertUpdate(ctx, tx, in.ID)
+}
+
+// updateIncident writes in's changes, unless in is opened in tx: its row
+// is then written at the end, as it is by then.
+func (e *Engine) updateIncident(ctx context.Context, tx *txn, in *store.Incident, now time.Time) error {
+	if tx.unwritten(in) {
+		in.UpdatedAt = now
+		return nil
+	}
+	return store.IncidentUpdate(ctx, tx, in, now)
 }

@@ -21,6 +21,28 @@ type txn struct {
 	notes   []*store.Notification
 	updates map[int64]bool // incidents whose messages need an update
 	bulk    map[int64]bool // incidents in a storm: their jobs go to QueueBulk
+	// inserts are incidents opened in this transaction, written at its end
+	// with their final state (their ids drawn by store.IngestLookup).
+	inserts []*store.Incident
+	// escalations are the escalation timers to insert with the other jobs;
+	// each incident's escalation_job_id is recorded after.
+	escalations []escalation
+}
+
+type escalation struct {
+	in   *store.Incident
+	args EscalateArgs
+	at   time.Time // zero: at once
+}
+
+// unwritten reports whether in is to be inserted at the end of t.
+func (t *txn) unwritten(in *store.Incident) bool {
+	for _, x := range t.inserts {
+		if x == in {
+			return true
+		}
+	}
+	return false
 }
 
 // queueFor is the queue of an incident's escalate and notify jobs.
@@ -40,24 +62,29 @@ func (t *txn) markBulk(incidentID int64) {
 
 func (t *txn) addLog(e store.LogEntry) { t.log = append(t.log, e) }
 
-// flush writes the outbox.
+// flush writes the outbox: the incidents, timeline entries and
+// notifications in one round trip, the River jobs (escalation timers,
+// notifications, message updates) in one InsertManyTx, and which job is
+// whose in one more.
 func (e *Engine) flush(ctx context.Context, t *txn, now time.Time) error {
-	if err := store.IncidentLogAdd(ctx, t, t.log...); err != nil {
+	if err := store.OutboxWrite(ctx, t, t.inserts, t.log, t.notes, now); err != nil {
 		return err
 	}
-	var params []river.InsertManyParams
-	if len(t.notes) > 0 {
-		if err := store.NotificationsInsert(ctx, t, t.notes, now); err != nil {
-			return err
+	params := make([]river.InsertManyParams, 0, len(t.escalations)+len(t.notes)+len(t.updates))
+	for _, x := range t.escalations {
+		opts := &river.InsertOpts{Queue: t.queueFor(x.in.ID)}
+		if !x.at.IsZero() {
+			opts.ScheduledAt = x.at
 		}
-		for _, n := range t.notes {
-			opts := &river.InsertOpts{Queue: t.queueFor(n.IncidentID)}
-			if n.DueAt.After(now) {
-				opts.ScheduledAt = n.DueAt
-			}
-			args := NotifyArgs{NotificationID: n.ID, Method: n.Method, Key: bundleKey(n.Method, n.Address)}
-			params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
+		params = append(params, river.InsertManyParams{Args: x.args, InsertOpts: opts})
+	}
+	for _, n := range t.notes {
+		opts := &river.InsertOpts{Queue: t.queueFor(n.IncidentID)}
+		if n.DueAt.After(now) {
+			opts.ScheduledAt = n.DueAt
 		}
+		args := NotifyArgs{NotificationID: n.ID, Method: n.Method, Key: bundleKey(n.Method, n.Address)}
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
 	}
 	for id := range t.updates {
 		params = append(params, river.InsertManyParams{Args: UpdateArgs{IncidentID: id}})
@@ -69,12 +96,15 @@ func (e *Engine) flush(ctx context.Context, t *txn, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("insert jobs: %w", err)
 	}
-	if len(t.notes) == 0 {
-		return nil
+	incidents, timers := make([]int64, len(t.escalations)), make([]int64, len(t.escalations))
+	for i, x := range t.escalations {
+		x.in.EscalationJobID = res[i].Job.ID
+		incidents[i], timers[i] = x.in.ID, res[i].Job.ID
 	}
+	res = res[len(t.escalations):]
 	ids, jobs := make([]int64, len(t.notes)), make([]int64, len(t.notes))
 	for i, n := range t.notes {
 		ids[i], jobs[i] = n.ID, res[i].Job.ID
 	}
-	return store.NotificationsSetJobs(ctx, t, ids, jobs)
+	return store.OutboxJobs(ctx, t, ids, jobs, incidents, timers)
 }

@@ -109,8 +109,11 @@ WHERE integration_id = $1 AND dedup_key = $2 AND state <> 'resolved' FOR UPDATE`
 
 // IngestLookup is what an inbound event needs first, in one round trip:
 // the configuration's version and the open incident of the integration
-// with dedupKey, locked (nil when there is none).
-func IngestLookup(ctx context.Context, tx pgx.Tx, integrationID int64, dedupKey string) (version int64, in *Incident, err error) {
+// with dedupKey, locked (nil when there is none); and when there is none,
+// newID, an id drawn for the incident the event may open, so that the
+// incident can be written with everything else at the end of the
+// transaction (OutboxWrite) instead of in a round trip of its own.
+func IngestLookup(ctx context.Context, tx pgx.Tx, integrationID int64, dedupKey string) (version int64, in *Incident, newID int64, err error) {
 	b := &pgx.Batch{}
 	b.Queue(`SELECT COALESCE(max(id), 0) FROM audit_log`).QueryRow(func(row pgx.Row) error { return row.Scan(&version) })
 	b.Queue(`SELECT `+incidentColumns+` FROM incidents
@@ -122,10 +125,22 @@ WHERE integration_id = $1 AND dedup_key = $2 AND state <> 'resolved' FOR UPDATE`
 		}
 		return err
 	})
+	// Drawn only when no open incident holds the key (a retry or an update
+	// of an open incident draws none); an unused id is a gap, no harm.
+	b.Queue(`SELECT nextval(pg_get_serial_sequence('incidents', 'id')) WHERE NOT EXISTS (
+  SELECT 1 FROM incidents WHERE integration_id = $1 AND dedup_key = $2 AND state <> 'resolved')`,
+		integrationID, dedupKey).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			if err := rows.Scan(&newID); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return 0, nil, fmt.Errorf("look up open incident: %w", mapErr(err))
+		return 0, nil, 0, fmt.Errorf("look up open incident: %w", mapErr(err))
 	}
-	return version, in, nil
+	return version, in, newID, nil
 }
 
 // IncidentInsert creates in (ID, Created/UpdatedAt set from in) and returns
@@ -254,22 +269,28 @@ func IncidentLogAdd(ctx context.Context, q Querier, entries ...LogEntry) error {
 	if len(entries) == 0 {
 		return nil
 	}
+	_, err := q.Exec(ctx, logInsertSQL, logInsertArgs(entries)...)
+	if err != nil {
+		return fmt.Errorf("add to the timeline of incident %d: %w", entries[0].IncidentID, mapErr(err))
+	}
+	return nil
+}
+
+const logInsertSQL = `
+INSERT INTO incident_log (incident_id, at, event, actor, user_name, method, message)
+SELECT i, a, e, ac, NULLIF(u, ''), NULLIF(m, ''), msg
+FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+  WITH ORDINALITY AS t(i, a, e, ac, u, m, msg, ord)
+ORDER BY ord`
+
+func logInsertArgs(entries []LogEntry) []any {
 	n := len(entries)
 	incidents, ats := make([]int64, n), make([]time.Time, n)
 	events, actors, users, methods, messages := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, e := range entries {
 		incidents[i], ats[i], events[i], actors[i], users[i], methods[i], messages[i] = e.IncidentID, e.At, e.Event, e.Actor, e.User, e.Method, e.Message
 	}
-	_, err := q.Exec(ctx, `
-INSERT INTO incident_log (incident_id, at, event, actor, user_name, method, message)
-SELECT i, a, e, ac, NULLIF(u, ''), NULLIF(m, ''), msg
-FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-  WITH ORDINALITY AS t(i, a, e, ac, u, m, msg, ord)
-ORDER BY ord`, incidents, ats, events, actors, users, methods, messages)
-	if err != nil {
-		return fmt.Errorf("add to the timeline of incident %d: %w", entries[0].IncidentID, mapErr(err))
-	}
-	return nil
+	return []any{incidents, ats, events, actors, users, methods, messages}
 }
 
 // IncidentLog reads an incident's timeline after entry afterID, in order.
@@ -326,6 +347,23 @@ type Notification struct {
 // NotificationsInsert creates the notifications (pending), in one
 // statement, and sets their IDs.
 func NotificationsInsert(ctx context.Context, q Querier, ns []*Notification, now time.Time) error {
+	rows, err := q.Query(ctx, notificationsInsertSQL, notificationsInsertArgs(ns, now)...)
+	if err != nil {
+		return fmt.Errorf("insert notifications: %w", mapErr(err))
+	}
+	return notificationsInserted(rows, ns)
+}
+
+const notificationsInsertSQL = `
+INSERT INTO notifications (incident_id, user_name, method, contact_name, address, kind, escalation_step,
+  escalation_loop, rule_index, reason, due_at, created_at)
+SELECT i, NULLIF(u, ''), m, c, a, k, s, l, r, re, d, $12
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::int[],
+            $10::text[], $11::timestamptz[]) WITH ORDINALITY AS t(i, u, m, c, a, k, s, l, r, re, d, ord)
+ORDER BY ord
+RETURNING id`
+
+func notificationsInsertArgs(ns []*Notification, now time.Time) []any {
 	n := len(ns)
 	incidents, steps, loops, rules := make([]int64, n), make([]int32, n), make([]int32, n), make([]int32, n)
 	users, methods, contacts, addresses, kinds, reasons := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -335,17 +373,12 @@ func NotificationsInsert(ctx context.Context, q Querier, ns []*Notification, now
 		users[i], methods[i], contacts[i], addresses[i], kinds[i], reasons[i] = x.User, x.Method, x.ContactName, x.Address, x.Kind, x.Reason
 		due[i] = x.DueAt
 	}
-	rows, err := q.Query(ctx, `
-INSERT INTO notifications (incident_id, user_name, method, contact_name, address, kind, escalation_step,
-  escalation_loop, rule_index, reason, due_at, created_at)
-SELECT i, NULLIF(u, ''), m, c, a, k, s, l, r, re, d, $12
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[], $9::int[],
-            $10::text[], $11::timestamptz[]) WITH ORDINALITY AS t(i, u, m, c, a, k, s, l, r, re, d, ord)
-ORDER BY ord
-RETURNING id`, incidents, users, methods, contacts, addresses, kinds, steps, loops, rules, reasons, due, now)
-	if err != nil {
-		return fmt.Errorf("insert notifications: %w", mapErr(err))
-	}
+	return []any{incidents, users, methods, contacts, addresses, kinds, steps, loops, rules, reasons, due, now}
+}
+
+// notificationsInserted sets the IDs of ns from the insert's rows.
+func notificationsInserted(rows pgx.Rows, ns []*Notification) error {
+	n := len(ns)
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
 		return fmt.Errorf("insert notifications: %w", mapErr(err))
