@@ -651,14 +651,17 @@ func TestUnknownSecretsGetOneAnswer(t *testing.T) {
 	})
 	t.Run("pairing code", func(t *testing.T) {
 		// Fewer than the limit of failures per client (10), which would
-		// answer 429 to everyone alike.
+		// answer 429 to everyone alike. The clock moves on here, so the
+		// tests after this one sign what they need with it.
+		expired := s.slackPairingCode("U0ALICE")
+		s.clock.Advance(store.PairingCodeTTL + time.Second)
 		live := s.slackPairingCode("U0ALICE")
 		used := s.slackPairingCode("U0ALICE")
 		if status, out := s.mobile("POST", "/pair", "", map[string]string{"code": used}); status != http.StatusCreated {
 			t.Fatalf("pair: %d %v", status, out)
 		}
 		var probes []probe
-		for _, g := range []string{"ZZZZ-ZZZZ", nearMiss(live), used, "x", key} {
+		for _, g := range []string{"ZZZZ-ZZZZ", nearMiss(live), used, expired, "x", key} {
 			probes = append(probes, probe{"pair with " + g, func() answer {
 				return s.do("POST", "/v1/mobile/pair", []byte(`{"code":`+quote(g)+`}`))
 			}})
@@ -674,7 +677,7 @@ func TestUnknownSecretsGetOneAnswer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		valid, err := signer.Sign(email.Claims{Incident: 1, Action: email.ActionAck, User: "alice", Expires: now.Add(time.Hour)})
+		valid, err := signer.Sign(email.Claims{Incident: 1, Action: email.ActionAck, User: "alice", Expires: s.clock.Now().Add(time.Hour)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -682,7 +685,7 @@ func TestUnknownSecretsGetOneAnswer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		forged, _ := other.Sign(email.Claims{Incident: 1, Action: email.ActionAck, User: "alice", Expires: now.Add(time.Hour)})
+		forged, _ := other.Sign(email.Claims{Incident: 1, Action: email.ActionAck, User: "alice", Expires: s.clock.Now().Add(time.Hour)})
 		enc, sig, _ := strings.Cut(valid, ".")
 		guesses := append([]string{"", unknown + "." + unknown, enc + "." + nearMiss(sig), nearMiss(enc) + "." + sig, forged, key, mobileTok}, shapes...)
 		for _, method := range []string{"GET", "POST"} {
