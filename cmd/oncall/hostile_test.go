@@ -236,6 +236,15 @@ func TestHostileRequests(t *testing.T) {
 		}
 	})
 
+	t.Run("huge header", func(t *testing.T) {
+		// Over the server's MaxHeaderBytes (64 KiB): 431, not a 5xx.
+		status := s.raw(t, "POST /v1/alerts/"+s.keys["hook"]+" HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 200<<10)+
+			"\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+		if status != http.StatusRequestHeaderFieldsTooLarge && status != 0 {
+			t.Errorf("200 KiB header: %d", status)
+		}
+	})
+
 	t.Run("deep nesting", func(t *testing.T) {
 		deep := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
 		open := strings.Repeat(`{"a":`, 100_000) // never closed
