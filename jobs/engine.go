@@ -33,7 +33,10 @@ type Engine struct {
 	channels map[string]notify.Channel
 	config   configCache
 	storm    stormDetector
-	addrs    addressLocks
+	// stormSlots bounds the alerts of storming services written at once
+	// (stormTurn).
+	stormSlots chan struct{}
+	addrs      addressLocks
 	// SendTimeout bounds one provider call made while the notification and
 	// incident rows are locked.
 	SendTimeout time.Duration
@@ -50,7 +53,8 @@ const (
 // rule). Workers registers the engine's workers; the River client is set
 // with SetRiver once built from them.
 func NewEngine(pool *pgxpool.Pool, clock oncall.Clock, channels map[string]notify.Channel) *Engine {
-	return &Engine{pool: pool, clock: clock, channels: channels, SendTimeout: 10 * time.Second}
+	return &Engine{pool: pool, clock: clock, channels: channels, SendTimeout: 10 * time.Second,
+		stormSlots: make(chan struct{}, stormIngest)}
 }
 
 // SetRiver gives the engine the River client it inserts jobs with.
@@ -76,8 +80,13 @@ type Result struct {
 // escalation job), add alerts to an open one, or acknowledge or resolve it.
 // Applying the same event twice changes nothing the second time.
 func (e *Engine) Ingest(ctx context.Context, integ store.Integration, ev oncall.AlertEvent) (Result, error) {
+	release, err := e.stormTurn(ctx, integ, ev)
+	if err != nil {
+		return Result{}, err
+	}
+	defer release()
 	var res Result
-	err := e.inTx(ctx, func(tx *txn) error {
+	err = e.inTx(ctx, func(tx *txn) error {
 		version, in, newID, err := store.IngestLookup(ctx, tx, integ.ID, ev.DedupKey)
 		if err != nil {
 			return err

@@ -147,7 +147,7 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 			}
 		}
 	case biv > 0 && bundler:
-		last, count, err := store.LastSend(ctx, tx, n.Method, n.Address)
+		last, count, err := store.LastSend(ctx, tx, n.Method, n.Address, stormBundle)
 		if err != nil {
 			return retryLater{}, err
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/oncall/oncall/notify"
+	"github.com/oncall/oncall/oncall"
+	"github.com/oncall/oncall/store"
 )
 
 // Alert storms. A service that opens incidents faster than stormOpened per
@@ -75,6 +77,38 @@ func (d *stormDetector) observe(service string, now time.Time, add int) bool {
 	// sliding window.
 	frac := 1 - float64(now.Sub(c.start))/float64(stormWindow)
 	return float64(c.cur)+frac*float64(c.prev) > stormOpened
+}
+
+// stormIngest is how many alerts of services in a storm are written at
+// once; the others wait their turn before they take a database
+// connection, so that a storm cannot hold every connection and another
+// service's alert (and the pages of both) find one at once.
+const stormIngest = 8
+
+// stormTurn waits, for an alert of a service in a storm, until fewer than
+// stormIngest of those are being written. The service is the one the
+// last configuration snapshot routes the alert to: a guess for fairness
+// only; the transaction routes it again on the current configuration.
+func (e *Engine) stormTurn(ctx context.Context, integ store.Integration, ev oncall.AlertEvent) (release func(), err error) {
+	e.config.mu.Lock()
+	cfg := e.config.cur
+	e.config.mu.Unlock()
+	if cfg == nil {
+		return func() {}, nil
+	}
+	service := integ.ServiceName
+	if rt := cfg.route(integ.Name, integ.ServiceName, ev.Severity, ev.Summary, ev.Labels, ev.Annotations); rt.service != nil {
+		service = rt.service.Name
+	}
+	if !e.storm.active(service, e.clock.Now()) {
+		return func() {}, nil
+	}
+	select {
+	case e.stormSlots <- struct{}{}:
+		return func() { <-e.stormSlots }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait to ingest during a storm on %s: %w", service, ctx.Err())
+	}
 }
 
 // Bundling on channels without a hard per-address rate limit (Slack): a

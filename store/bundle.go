@@ -10,15 +10,19 @@ import (
 )
 
 // LastSend is when the last message went to address by method and how
-// many notifications it carried (more than one: a bundle); zero and 0
-// when nothing was ever sent there. A bundle's notifications share their
-// sent_at (NotificationsSent).
-func LastSend(ctx context.Context, q Querier, method, address string) (at time.Time, n int, err error) {
+// many notifications it carried, counted up to upTo (more than one: a
+// bundle); zero and 0 when nothing was ever sent there. A bundle's
+// notifications share their sent_at (NotificationsSent).
+func LastSend(ctx context.Context, q Querier, method, address string, upTo int) (at time.Time, n int, err error) {
+	// ORDER BY ... LIMIT rather than max(): with stale statistics during a
+	// storm the planner aggregated every sent row of the address (27 ms
+	// with 7,000); this reads one index entry, then at most upTo.
 	err = q.QueryRow(ctx, `
-SELECT sent_at, count(*) FROM notifications
-WHERE method = $1 AND address = $2 AND state = 'sent' AND sent_at = (
-  SELECT max(sent_at) FROM notifications WHERE method = $1 AND address = $2 AND state = 'sent')
-GROUP BY sent_at`, method, address).Scan(&at, &n)
+WITH last AS (
+  SELECT sent_at FROM notifications WHERE method = $1 AND address = $2 AND state = 'sent' ORDER BY sent_at DESC LIMIT 1)
+SELECT last.sent_at, (SELECT count(*) FROM (
+  SELECT 1 FROM notifications WHERE method = $1 AND address = $2 AND state = 'sent' AND sent_at = last.sent_at LIMIT $3) AS c)
+FROM last`, method, address, upTo).Scan(&at, &n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, 0, nil
 	}
