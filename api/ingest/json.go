@@ -341,7 +341,48 @@ func (r *jsonReader) number() (node, bool) {
 		}
 	}
 	r.i = i
+	if !numberFits(s[start:i]) {
+		r.i = start
+		if r.err == "" {
+			r.err = fmt.Sprintf("body: number at byte %d out of range (at most %d digits before the point and %d after)",
+				start, maxNumberWeight, maxNumberScale)
+		}
+		return node{}, false
+	}
 	return node{kind: kNumber, str: s[start:i]}, true
+}
+
+// Postgres keeps JSON numbers (jsonb) as numeric, which holds at most
+// 131072 digits before the decimal point and 16383 after; a number beyond
+// would fail the insert (a 5xx) instead of being refused (a 400).
+const (
+	maxNumberWeight = 131072
+	maxNumberScale  = 16383
+)
+
+// numberFits reports whether the valid JSON number lit fits Postgres's
+// numeric: its digits before the point plus the exponent, and its digits
+// after the point minus the exponent, within the limits (counted as
+// written, so a zero or a leading "0." may be refused that Postgres would
+// take).
+func numberFits(lit string) bool {
+	lit = strings.TrimPrefix(lit, "-")
+	mant, exp, _ := strings.Cut(strings.ToLower(lit), "e")
+	intPart, frac, _ := strings.Cut(mant, ".")
+	e := 0
+	if exp != "" {
+		exp = strings.TrimPrefix(exp, "+")
+		neg := strings.HasPrefix(exp, "-")
+		exp = strings.TrimLeft(strings.TrimPrefix(exp, "-"), "0")
+		if len(exp) > 7 {
+			return false // beyond any limit, and beyond int on 32 bits
+		}
+		e, _ = strconv.Atoi("0" + exp)
+		if neg {
+			e = -e
+		}
+	}
+	return len(intPart)+e <= maxNumberWeight && len(frac)-e <= maxNumberScale
 }
 
 // string reads the string at r.i (a '"'). Without escapes its value is a
