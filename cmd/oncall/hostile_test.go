@@ -282,6 +282,17 @@ func TestHostileRequests(t *testing.T) {
 		}
 	})
 
+	t.Run("numbers Postgres cannot hold", func(t *testing.T) {
+		for _, ep := range eps {
+			for _, n := range []string{"1e999999", "-1e-16384", "0.0e-99999999999"} {
+				r := s.do(t, "POST", ep.path, []byte(ep.wrap(`"s"`, `{}`, n)), false)
+				if r.status != http.StatusBadRequest || !strings.Contains(r.body, "out of range") {
+					t.Errorf("%s, %s: %d %.300s", ep.name, n, r.status, r.body)
+				}
+			}
+		}
+	})
+
 	t.Run("10,000 labels", func(t *testing.T) {
 		var b strings.Builder
 		b.WriteByte('{')
