@@ -21,8 +21,9 @@ type NotifyArgs struct {
 	// methods look up and lock their address first ("" in jobs queued
 	// before it existed: they do).
 	Method string `json:"method,omitempty"`
-	// Key names the address (bundleKey) for methods that bundle without a
-	// rate limit (Slack): sends to one address take turns in the process.
+	// Key names the address (bundleKey) of a storm's page by a method that
+	// bundles without a rate limit (Slack): the page is bundled, and sends
+	// to one address take turns in the process. "" for any other page.
 	Key string `json:"key,omitempty"`
 }
 
@@ -146,7 +147,7 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 				return retryLater{}, err
 			}
 		}
-	case biv > 0 && bundler:
+	case biv > 0 && bundler && args.Key != "": // a storm's page
 		last, count, err := store.LastSend(ctx, tx, n.Method, n.Address, stormBundle)
 		if err != nil {
 			return retryLater{}, err

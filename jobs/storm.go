@@ -13,23 +13,35 @@ import (
 	"github.com/oncall/oncall/store"
 )
 
-// Alert storms. A service that opens incidents faster than stormOpened per
+// Alert storms. A service that opens more than stormOpened incidents in
 // stormWindow is in a storm: the jobs of its incidents go to QueueBulk,
 // with its own workers, so a storm's tens of thousands of pages and timers
-// never queue ahead of another service's first page. And one person (or
-// channel) gets the storm's pages as bundles: see bundleInterval.
+// never queue ahead of another service's first page; at most stormIngest
+// of its alerts are written at once; and one person (or channel) gets its
+// pages as bundles (bundleInterval). Below the threshold nothing changes:
+// 100 incidents at once, or 20 a second for minutes, each page their own
+// message as soon as possible.
 const (
 	stormWindow = 10 * time.Second
-	stormOpened = 50
+	stormOpened = 300
 )
+
+// SetStormThreshold sets how many incidents a service opens in 10 s before
+// it is in a storm (stormOpened); tests lower it to make a storm small.
+func (e *Engine) SetStormThreshold(n int) {
+	e.storm.mu.Lock()
+	defer e.storm.mu.Unlock()
+	e.storm.threshold = n
+}
 
 // stormDetector counts, per service, the incidents opened in the current
 // and the previous window (a sliding-window estimate). It is per process:
 // with several processes each sees its share of a storm, which for a real
 // storm is still far above the threshold.
 type stormDetector struct {
-	mu       sync.Mutex
-	services map[string]*stormCount
+	mu        sync.Mutex
+	threshold int // 0: stormOpened
+	services  map[string]*stormCount
 }
 
 type stormCount struct {
@@ -76,7 +88,11 @@ func (d *stormDetector) observe(service string, now time.Time, add int) bool {
 	// The previous window counts for the part of it still inside the
 	// sliding window.
 	frac := 1 - float64(now.Sub(c.start))/float64(stormWindow)
-	return float64(c.cur)+frac*float64(c.prev) > stormOpened
+	threshold := d.threshold
+	if threshold <= 0 {
+		threshold = stormOpened
+	}
+	return float64(c.cur)+frac*float64(c.prev) > float64(threshold)
 }
 
 // stormIngest is how many alerts of services in a storm are written at
@@ -111,9 +127,9 @@ func (e *Engine) stormTurn(ctx context.Context, integ store.Integration, ev onca
 	}
 }
 
-// Bundling on channels without a hard per-address rate limit (Slack): a
-// page goes out at once, alone, or with the other pages for the same
-// address already waiting. Once a message carried stormBundle pages or
+// Bundling on channels without a hard per-address rate limit (Slack), for
+// the pages of incidents opened in a storm: a page goes out at once,
+// alone, or with the other pages for the same address already waiting. Once a message carried stormBundle pages or
 // more (a storm), the next goes out no sooner than bundleInterval after it
 // and carries everything that piled up meanwhile, up to maxBundleOf.
 var bundleInterval = map[string]time.Duration{notify.MethodSlack: 5 * time.Second, notify.MethodSlackChannel: 5 * time.Second}

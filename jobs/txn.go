@@ -83,7 +83,10 @@ func (e *Engine) flush(ctx context.Context, t *txn, now time.Time) error {
 		if n.DueAt.After(now) {
 			opts.ScheduledAt = n.DueAt
 		}
-		args := NotifyArgs{NotificationID: n.ID, Method: n.Method, Key: bundleKey(n.Method, n.Address)}
+		args := NotifyArgs{NotificationID: n.ID, Method: n.Method}
+		if t.bulk[n.IncidentID] {
+			args.Key = bundleKey(n.Method, n.Address) // a storm's page: bundled
+		}
 		params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
 	}
 	for id := range t.updates {

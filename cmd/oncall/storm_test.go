@@ -60,6 +60,7 @@ func pendingPages(s *stack) int {
 func TestStormBundlesPages(t *testing.T) {
 	t.Parallel()
 	s := startStack(t, withConfig(stormConfig))
+	s.engine.SetStormThreshold(20) // a storm from the 21st incident in 10 s
 	t0 := time.Now()
 	const alerts, senders = 200, 8
 	ids := make([]int64, alerts)
