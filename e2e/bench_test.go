@@ -241,6 +241,23 @@ func ackRun(b *testing.B, sl *slacktest.Server, srv *server, key string, run int
 			})
 		}
 	})
+	// How late this process's own goroutines wake: the fake Slack timing
+	// the acks lives here, so a stall of the machine (it is shared) shows
+	// in the acks whether or not the bot was slow.
+	var stall atomic.Int64
+	wg.Go(func() {
+		for {
+			t0 := time.Now()
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			if late := int64(time.Since(t0) - 5*time.Millisecond); late > stall.Load() {
+				stall.Store(late)
+			}
+		}
+	})
 	// The latest page to alice, for the clicks: refreshed twice a second so
 	// the fake's call log is not copied for every click.
 	var lastPage atomic.Pointer[pageRef]
@@ -274,7 +291,9 @@ func ackRun(b *testing.B, sl *slacktest.Server, srv *server, key string, run int
 	tick.Stop()
 	close(stop)
 	wg.Wait()
-	b.Logf("run %d: %s", run, cpuUse(cpu0, sampleCPU([]*server{srv})))
+	load, _ := os.ReadFile("/proc/loadavg")
+	b.Logf("run %d: %s; load average %s; this process's timers woke up to %.1f ms late",
+		run, cpuUse(cpu0, sampleCPU([]*server{srv})), strings.Join(strings.Fields(string(load))[:3], " "), msf(time.Duration(stall.Load())))
 	if n := alertErrs.Load(); n > 0 {
 		b.Errorf("run %d: %d alerts not accepted", run, n)
 	}
