@@ -17,13 +17,13 @@ build: ## build bin/oncall
 run: build ## serve with the example company's configuration (starts Postgres if none runs)
 	DATABASE_URL='$(RUN_DATABASE_URL)' ONCALL_CONFIG=$${ONCALL_CONFIG:-manifests/example} ./bin/oncall serve
 
-test: ## go vet, the whole suite with -race, and every fuzz target for 1s (starts Postgres if none runs)
+test: ## go vet, the whole suite with -race, and every fuzz target for 1000 inputs (starts Postgres if none runs)
 	@db='$(DEVDB)'; test -n "$$db" || exit 1; \
 	./scripts/node-tools.sh || true; \
 	export ONCALL_TEST_DATABASE_URL="$$db"; \
 	$(GO) vet ./... && \
 	$(GO) test -race -count=1 -timeout 8m ./... && \
-	FUZZTIME=$${TEST_FUZZTIME:-1s} ./scripts/fuzz.sh
+	FUZZTIME=$${TEST_FUZZTIME:-1000x} FUZZBUILD=-race ./scripts/fuzz.sh
 
 bench: ## print the performance figures with their targets
 	@export ONCALL_TEST_DATABASE_URL='$(DEVDB)'; ./scripts/bench.sh
