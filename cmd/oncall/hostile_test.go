@@ -356,6 +356,53 @@ func TestHostileRequests(t *testing.T) {
 				}
 			}
 		}
+		// Every string field of the generic format and of PagerDuty's
+		// events, read back from the incident.
+		for i, evil := range sqlish {
+			lit := jsonString(evil)
+			href := jsonString("https://example.com/" + evil)
+			generic := `{"summary":` + jsonString(fmt.Sprintf("%s generic #%d", evil, i)) + `,"dedup_key":` + lit + `,"source":` + lit +
+				`,"severity":"critical","client":` + lit + `,"client_url":` + href + `,"labels":{` + lit + `:` + lit + `},"annotations":{` + lit + `:` + lit +
+				`},"links":[{"href":` + href + `,"text":` + lit + `}],"images":[{"src":` + href + `,"href":` + href + `,"alt":` + lit + `}],"details":{` + lit + `:` + lit + `}}`
+			pd := `{"routing_key":"` + s.keys["pd"] + `","event_action":"trigger","dedup_key":` + jsonString(fmt.Sprintf("%s pd #%d", evil, i)) +
+				`,"client":` + lit + `,"client_url":` + href + `,"links":[{"href":` + href + `,"text":` + lit + `}],"images":[{"src":` + href + `,"href":` + href + `,"alt":` + lit + `}]` +
+				`,"payload":{"summary":` + lit + `,"source":` + lit + `,"severity":"critical","component":` + lit + `,"group":` + lit + `,"class":` + lit + `,"custom_details":{` + lit + `:` + lit + `}}}`
+			for _, req := range []struct{ name, path, body string }{{"generic", "/v1/alerts/" + s.keys["hook"], generic}, {"pagerduty", "/v2/enqueue", pd}} {
+				r := s.do(t, "POST", req.path, []byte(req.body), false)
+				if r.status != http.StatusAccepted {
+					t.Errorf("%s every field %q: %d %.300s", req.name, evil, r.status, r.body)
+					continue
+				}
+				in := s.incidentOf(t, req.name, r.body)
+				if in == nil {
+					continue
+				}
+				var details map[string]any
+				_ = json.Unmarshal(in.Details, &details)
+				got := []string{in.Source, in.Client, in.ClientURL}
+				if req.name == "generic" {
+					got = append(got, in.DedupKey, in.Labels[evil], in.Annotations[evil])
+				} else {
+					got = append(got, in.Labels["component"], in.Labels["group"], in.Labels["class"], in.Summary)
+				}
+				if d, _ := details[evil].(string); d != evil {
+					t.Errorf("%s: details %s", req.name, in.Details)
+				}
+				want := []string{evil, evil, "https://example.com/" + evil}
+				for range got[3:] {
+					want = append(want, evil)
+				}
+				if len(in.Links) != 1 || in.Links[0].Href != "https://example.com/"+evil || in.Links[0].Text != evil ||
+					len(in.Images) != 1 || in.Images[0].Alt != evil || in.Images[0].Src != "https://example.com/"+evil {
+					t.Errorf("%s: links %+v, images %+v", req.name, in.Links, in.Images)
+				}
+				for j := range got {
+					if got[j] != want[j] {
+						t.Errorf("%s: field %d is %q, want %q", req.name, j, got[j], want[j])
+					}
+				}
+			}
+		}
 		// Keys and paths made of the same: unknown, not an error.
 		for _, evil := range sqlish {
 			esc := strings.NewReplacer("%", "%25", "/", "%2F", "?", "%3F", "#", "%23", " ", "%20", `"`, "%22", `\`, "%5C", "{", "%7B", "}", "%7D").Replace(evil)
