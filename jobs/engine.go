@@ -251,9 +251,7 @@ func (e *Engine) open(ctx context.Context, tx *txn, cfg *config, integ store.Int
 	} else if _, err := store.IncidentInsert(ctx, tx, in); err != nil {
 		return nil, err
 	}
-	if e.storm.opened(in.ServiceName, now) {
-		tx.markBulk(in.ID)
-	}
+	tx.setStorm(in.ID)(e.storm.opened(in.ServiceName, now))
 	if len(ev.Alerts) > 0 {
 		if _, _, err := store.IncidentAlertsUpsert(ctx, tx, in.ID, alertStates(ev.Alerts), now); err != nil {
 			return nil, err

@@ -81,9 +81,7 @@ func (e *Engine) runStep(ctx context.Context, tx *txn, cfg *config, in *store.In
 		return e.finalNotice(ctx, tx, cfg, in, policy, now)
 	}
 
-	if e.storm.active(in.ServiceName, now) {
-		tx.markBulk(in.ID)
-	}
+	tx.setStorm(in.ID)(e.storm.active(in.ServiceName, now))
 	step := policy.Steps[args.Step]
 	in.EscalationStep, in.EscalationLoop, in.EscalationJobID = args.Step, args.Loop, 0
 	reason := fmt.Sprintf("step %d of %s", args.Step+1, policy.Name)

@@ -53,17 +53,35 @@ type stormCount struct {
 }
 
 // opened counts one incident opened for service at now and reports whether
-// the service is in a storm.
-func (d *stormDetector) opened(service string, now time.Time) bool {
+// the service is in a storm, and the priority of its jobs.
+func (d *stormDetector) opened(service string, now time.Time) (bool, int) {
 	return d.observe(service, now, 1)
 }
 
-// active reports whether service is in a storm at now.
-func (d *stormDetector) active(service string, now time.Time) bool {
+// active reports whether service is in a storm at now, and the priority
+// of its jobs.
+func (d *stormDetector) active(service string, now time.Time) (bool, int) {
 	return d.observe(service, now, 0)
 }
 
-func (d *stormDetector) observe(service string, now time.Time, add int) bool {
+// River job priorities (1 runs first) by how many incidents the service
+// opened in the last stormWindow: a service's first pages go ahead of the
+// backlog of one that opens many, in any queue, long before (and
+// whether or not) that one counts as a storm.
+func priority(recent float64) int {
+	switch {
+	case recent <= 20:
+		return 1
+	case recent <= 100:
+		return 2
+	case recent <= 500:
+		return 3
+	default:
+		return 4
+	}
+}
+
+func (d *stormDetector) observe(service string, now time.Time, add int) (storm bool, prio int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.services == nil {
@@ -72,7 +90,7 @@ func (d *stormDetector) observe(service string, now time.Time, add int) bool {
 	c := d.services[service]
 	if c == nil {
 		if add == 0 {
-			return false
+			return false, 1
 		}
 		if len(d.services) >= 10_000 {
 			d.services = map[string]*stormCount{} // bounded: start over
@@ -94,7 +112,8 @@ func (d *stormDetector) observe(service string, now time.Time, add int) bool {
 	if threshold <= 0 {
 		threshold = stormOpened
 	}
-	return float64(c.cur)+frac*float64(c.prev) > float64(threshold)
+	recent := float64(c.cur) + frac*float64(c.prev)
+	return recent > float64(threshold), priority(recent)
 }
 
 // stormIngest is how many alerts of services in a storm are written at
@@ -118,7 +137,7 @@ func (e *Engine) stormTurn(ctx context.Context, integ store.Integration, ev onca
 	if rt := cfg.route(integ.Name, integ.ServiceName, ev.Severity, ev.Summary, ev.Labels, ev.Annotations); rt.service != nil {
 		service = rt.service.Name
 	}
-	if !e.storm.active(service, e.clock.Now()) {
+	if storm, _ := e.storm.active(service, e.clock.Now()); !storm {
 		return func() {}, nil
 	}
 	select {

@@ -21,6 +21,7 @@ type txn struct {
 	notes   []*store.Notification
 	updates map[int64]bool // incidents whose messages need an update
 	bulk    map[int64]bool // incidents in a storm: their jobs go to QueueBulk
+	prio    map[int64]int  // River priority of incidents' jobs (priority)
 	// inserts are incidents opened in this transaction, written at its end
 	// with their final state (their ids drawn by store.IngestLookup).
 	inserts []*store.Incident
@@ -53,11 +54,20 @@ func (t *txn) queueFor(incidentID int64) string {
 	return QueuePage
 }
 
-func (t *txn) markBulk(incidentID int64) {
-	if t.bulk == nil {
-		t.bulk = map[int64]bool{}
+// setStorm records the storm state of an incident's service
+// (stormDetector.observe): the queue and priority of its jobs.
+func (t *txn) setStorm(incidentID int64) func(storm bool, prio int) {
+	return func(storm bool, prio int) {
+		if t.bulk == nil {
+			t.bulk, t.prio = map[int64]bool{}, map[int64]int{}
+		}
+		t.bulk[incidentID], t.prio[incidentID] = storm, prio
 	}
-	t.bulk[incidentID] = true
+}
+
+// priorityFor is the River priority of an incident's jobs (1 by default).
+func (t *txn) priorityFor(incidentID int64) int {
+	return max(t.prio[incidentID], 1)
 }
 
 func (t *txn) addLog(e store.LogEntry) { t.log = append(t.log, e) }
@@ -72,14 +82,14 @@ func (e *Engine) flush(ctx context.Context, t *txn, now time.Time) error {
 	}
 	params := make([]river.InsertManyParams, 0, len(t.escalations)+len(t.notes)+len(t.updates))
 	for _, x := range t.escalations {
-		opts := &river.InsertOpts{Queue: t.queueFor(x.in.ID)}
+		opts := &river.InsertOpts{Queue: t.queueFor(x.in.ID), Priority: t.priorityFor(x.in.ID)}
 		if !x.at.IsZero() {
 			opts.ScheduledAt = x.at
 		}
 		params = append(params, river.InsertManyParams{Args: x.args, InsertOpts: opts})
 	}
 	for _, n := range t.notes {
-		opts := &river.InsertOpts{Queue: t.queueFor(n.IncidentID)}
+		opts := &river.InsertOpts{Queue: t.queueFor(n.IncidentID), Priority: t.priorityFor(n.IncidentID)}
 		if n.DueAt.After(now) {
 			opts.ScheduledAt = n.DueAt
 		}
