@@ -72,7 +72,9 @@ for dir in $(git ls-files --cached --others --exclude-standard '*_test.go' | xar
 				failed+=("$dir $t")
 			fi
 		else
-			echo "   $(grep -E '^fuzz: elapsed: .*execs' "$tmp/out" | tail -1 | sed 's/^fuzz: //'); $((SECONDS - t0)) s in all"
+			line=$(grep -E '^fuzz: elapsed: .*execs' "$tmp/out" | tail -1 | sed 's/^fuzz: //' || true)
+			if [ -z "$line" ]; then line=$(grep -m1 -A1 -- '--- SKIP' "$tmp/out" | tail -1 | sed 's/^ *//' || true); fi
+			echo "   ${line:-no fuzzing}; $((SECONDS - t0)) s in all"
 		fi
 	done
 done
