@@ -396,6 +396,11 @@ func BenchmarkScaleOut(b *testing.B) {
 	vars := slackEnv(sl, sl.APIURL())
 	pool := storetest.New(b)
 	vars["DATABASE_URL"] = storetest.URL(pool)
+	// ONCALL_BENCH_POOL_MAX_CONNS sets each process's pool (20 by default),
+	// to see whether one process is held back by its connections.
+	if n := envInt("ONCALL_BENCH_POOL_MAX_CONNS", 0); n > 0 {
+		vars["DATABASE_URL"] += fmt.Sprintf(" pool_max_conns=%d", n)
+	}
 	vars["ONCALL_CONFIG"] = writeConfig(b, scaleConfig)
 
 	var one, two, ratio, p99one, p99two, pgMS, oncallMS, busy []float64
