@@ -1,7 +1,11 @@
 package manifest_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
+
+	"github.com/oncall/oncall/oncall/manifest"
 )
 
 // users is a valid file of users that other cases may refer to.
@@ -432,5 +436,22 @@ func TestErrors(t *testing.T) {
 			b := loadFiles(t, tt.files)
 			diffLines(t, lines(b.Check(nil)), tt.want)
 		})
+	}
+}
+
+// A file of many small documents (an export of a big company) is within
+// bounds: the alias-expansion limit counts nodes per document, not per file.
+func TestManyDocumentsInOneFile(t *testing.T) {
+	var b strings.Builder
+	const users = 30_000 // 7 nodes each: over 200,000 nodes in the file
+	for i := range users {
+		fmt.Fprintf(&b, "---\nkind: User\nname: u%d\nemail: u%d@example.com\n", i, i)
+	}
+	bundle := manifest.Parse("users.yaml", []byte(b.String()))
+	if len(bundle.Errors) > 0 {
+		t.Fatalf("errors: %v", bundle.Errors[0])
+	}
+	if got := len(bundle.Set.Users); got != users {
+		t.Fatalf("%d users, want %d", got, users)
 	}
 }

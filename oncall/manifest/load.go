@@ -199,11 +199,12 @@ type parser struct {
 	src    source
 	b      *Bundle
 	file   string
-	visits int // nodes visited in this file (aliases can multiply them)
+	visits int // nodes visited in this document (aliases can multiply them)
 }
 
-// maxVisits bounds the work on one file: aliases can expand a small file
-// into a huge tree.
+// maxVisits bounds the work on one document: aliases can expand a small
+// document into a huge tree. Anchors do not cross documents, so a file of
+// many documents (one object each, as exports are) is bounded per document.
 const maxVisits = 200_000
 
 // errTooBig aborts a file that expands past maxVisits.
@@ -230,7 +231,6 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
 
 func (p *parser) parseFile(file string, data []byte) {
 	p.file = file
-	p.visits = 0
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -271,10 +271,11 @@ func (p *parser) document(doc *yaml.Node) (ok bool) {
 			if r != errTooBig { //nolint:errorlint // sentinel panic value
 				panic(r)
 			}
-			p.errorf(doc, "document too large (too many aliases)")
+			p.errorf(doc, "document too large: over %d nodes once its aliases are expanded", maxVisits)
 			ok = false
 		}
 	}()
+	p.visits = 0
 	n := doc
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
