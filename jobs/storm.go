@@ -47,9 +47,12 @@ type stormDetector struct {
 }
 
 type stormCount struct {
-	start      time.Time // of the current window
-	cur, prev  int
-	lastActive time.Time
+	start     time.Time // of the current window
+	cur, prev int
+	// until is when the storm ends unless the count is again above the
+	// threshold: a storm whose rate wavers about the threshold does not
+	// flip its pages between bundles and single messages.
+	until time.Time
 }
 
 // opened counts one incident opened for service at now and reports whether
@@ -113,7 +116,10 @@ func (d *stormDetector) observe(service string, now time.Time, add int) (storm b
 		threshold = stormOpened
 	}
 	recent := float64(c.cur) + frac*float64(c.prev)
-	return recent > float64(threshold), priority(recent)
+	if recent > float64(threshold) {
+		c.until = now.Add(stormWindow)
+	}
+	return now.Before(c.until), priority(recent)
 }
 
 // stormIngest is how many alerts of services in a storm are written at
