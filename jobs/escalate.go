@@ -34,7 +34,7 @@ type escalateWorker struct {
 }
 
 func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs]) error {
-	return w.e.inTx(ctx, func(tx *txn) error {
+	err := w.e.inTx(ctx, func(tx *txn) error {
 		if err := w.e.escalate(ctx, tx, job.Args); err != nil {
 			return err
 		}
@@ -45,7 +45,21 @@ func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs])
 		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx.Tx, job)
 		return err
 	})
+	if errors.Is(err, errStale) {
+		// Nothing was written: the transaction rolled back without a
+		// commit to flush, and River's completer marks the job done in a
+		// batch with others. Most timers end here (the incident was
+		// acknowledged or escalated since), and a commit each held timer
+		// throughput to the disk's flush rate (~1,300/s on the benchmark
+		// machine, where 10,000 timers due in 5 s then ran up to 2.8 s late).
+		// Run again after a crash, the job finds the same stale state.
+		return nil
+	}
+	return err
 }
+
+// errStale says an escalation timer has nothing to do.
+var errStale = errors.New("escalation timer is stale")
 
 // escalate runs step args.Step of round args.Loop: it pages the step's
 // targets as they are now and schedules what comes next (the next step, a
@@ -53,13 +67,13 @@ func (w *escalateWorker) Work(ctx context.Context, job *river.Job[EscalateArgs])
 func (e *Engine) escalate(ctx context.Context, tx *txn, args EscalateArgs) error {
 	in, err := store.IncidentGet(ctx, tx, args.IncidentID, store.LockUpdate)
 	if errors.Is(err, oncall.ErrNotFound) {
-		return nil
+		return errStale
 	}
 	if err != nil {
 		return err
 	}
 	if in.State != store.StateTriggered || in.EscalationSeq != args.Seq {
-		return nil // acknowledged, resolved, or overtaken by a newer escalation
+		return errStale // acknowledged, resolved, or overtaken by a newer escalation
 	}
 	cfg, err := e.config.get(ctx, tx)
 	if err != nil {
