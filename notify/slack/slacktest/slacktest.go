@@ -135,6 +135,7 @@ type Server struct {
 	userOrder  []string
 	channels   map[string]string // id -> name
 	messages   map[string][]*message
+	byTS       map[[2]string]*message // {channel, ts}: a run that posts 10,000 pages looks each up
 	ephemerals map[string][]Ephemeral
 	dms        map[string]bool
 	lastPost   map[string]time.Time
@@ -183,6 +184,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		users:      map[string]*user{},
 		channels:   map[string]string{},
 		messages:   map[string][]*message{},
+		byTS:       map[[2]string]*message{},
 		ephemerals: map[string][]Ephemeral{},
 		dms:        map[string]bool{},
 		lastPost:   map[string]time.Time{},

@@ -588,7 +588,7 @@ func (s *Server) showCommandReplyLocked(e *envelope, payload json.RawMessage) {
 	}
 	now := time.Now()
 	if reply.ResponseType == "in_channel" {
-		s.messages[e.channel] = append(s.messages[e.channel], &message{channel: e.channel,
+		s.addMessageLocked(&message{channel: e.channel,
 			ts: s.nextTSLocked(), text: reply.Text, blocks: reply.Blocks, attachments: reply.Attachments,
 			posted: now, updated: now})
 		return

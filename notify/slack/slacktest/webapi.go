@@ -488,12 +488,12 @@ func (s *Server) WaitForMessage(ctx context.Context, channel string, pred func(M
 }
 
 func (s *Server) findMessageLocked(channel, ts string) *message {
-	for _, m := range s.messages[channel] {
-		if m.ts == ts {
-			return m
-		}
-	}
-	return nil
+	return s.byTS[[2]string{channel, ts}]
+}
+
+func (s *Server) addMessageLocked(m *message) {
+	s.messages[m.channel] = append(s.messages[m.channel], m)
+	s.byTS[[2]string{m.channel, m.ts}] = m
 }
 
 // resolveChannelLocked maps a user id given as channel to the app's DM with that user,
@@ -594,7 +594,7 @@ func (s *Server) chatPostMessage(c *Call) result {
 		blocks: ct.blocks, attachments: ct.attachments, metadata: ct.metadata,
 		broadcast: c.Param("reply_broadcast") == "true", posted: now, updated: now,
 	}
-	s.messages[ch] = append(s.messages[ch], m)
+	s.addMessageLocked(m)
 	return success(obj{"channel": ch, "ts": m.ts, "message": m.wire()})
 }
 
@@ -642,6 +642,7 @@ func (s *Server) chatDelete(c *Call) result {
 	for i, m := range msgs {
 		if m.ts == ts {
 			s.messages[ch] = append(msgs[:i:i], msgs[i+1:]...)
+			delete(s.byTS, [2]string{ch, ts})
 			return success(obj{"channel": ch, "ts": ts})
 		}
 	}
