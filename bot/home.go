@@ -228,7 +228,7 @@ func (b *Bot) homeAct(ctx context.Context, slackUser, value, verb string) (strin
 		return "", err
 	}
 	fn := map[string]func(context.Context, int64, string) (*store.Incident, error){
-		"acknowledge": b.engine.Ack, "resolve": b.engine.Resolve, "escalate": b.engine.Escalate,
+		"acknowledge": b.engine.Ack, "resolve": b.engine.Resolve, "escalate": b.escalateSeen(value),
 	}[verb]
 	return b.actOn(ctx, user, id, verb, fn)
 }

@@ -26,7 +26,7 @@ func (b *Bot) incidentAction(ctx context.Context, cb slack.InteractionCallback, 
 	case slackch.ActionResolve:
 		act = b.engine.Resolve
 	case slackch.ActionEscalate:
-		act = b.engine.Escalate
+		act = b.escalateSeen(a.Value)
 	default:
 		return nil
 	}
@@ -56,6 +56,20 @@ func (b *Bot) incidentAction(ctx context.Context, cb slack.InteractionCallback, 
 		return nil
 	}
 	return b.refreshList(ctx, cb, a, user) // a click in /oncall incidents
+}
+
+// escalateSeen escalates from an Escalate button whose value says which
+// escalation sequence it was shown with (slackch.EscalateValue): a click
+// delivered twice, or a second person's click on the same page, finds the
+// sequence moved on and changes nothing.
+func (b *Bot) escalateSeen(value string) func(context.Context, int64, string) (*store.Incident, error) {
+	_, seq, err := slackch.ParseEscalateValue(value)
+	if err != nil {
+		seq = -1 // the caller reports the bad value
+	}
+	return func(ctx context.Context, id int64, actor string) (*store.Incident, error) {
+		return b.engine.EscalateSeen(ctx, id, seq, actor)
+	}
 }
 
 var webhookClient = &http.Client{Timeout: 10 * time.Second}

@@ -152,7 +152,7 @@ func incidentBlocks(in *store.Incident, pp people, c clock, ids buttonSet) []sla
 		buttons = append(buttons, ack)
 	}
 	if in.PolicyName != "" {
-		buttons = append(buttons, kit.button(ids.escalate, value, "Escalate"))
+		buttons = append(buttons, kit.button(ids.escalate, slackch.EscalateValue(in.ID, in.EscalationSeq), "Escalate"))
 	}
 	buttons = append(buttons, kit.button(ids.resolve, value, "Resolve"))
 	return []slack.Block{

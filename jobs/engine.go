@@ -309,9 +309,23 @@ func (e *Engine) Resolve(ctx context.Context, incidentID int64, actor string) (*
 // Escalate moves an open incident to the next step of its policy now (an
 // acknowledged incident is triggered again).
 func (e *Engine) Escalate(ctx context.Context, incidentID int64, actor string) (*store.Incident, error) {
+	return e.EscalateSeen(ctx, incidentID, -1, actor)
+}
+
+// EscalateSeen is Escalate from a button that showed the incident at
+// escalation sequence seq: if the incident was acknowledged, escalated or
+// reassigned since (its sequence moved on), nothing changes and the error
+// says so. A click Slack re-delivers to another process, or two people's
+// clicks on one page, escalate once. A seq below 0 checks nothing.
+func (e *Engine) EscalateSeen(ctx context.Context, incidentID int64, seq int, actor string) (*store.Incident, error) {
 	return e.transition(ctx, incidentID, func(tx *txn, in *store.Incident, now time.Time) error {
 		if !in.Open() {
 			return nil
+		}
+		if seq >= 0 && in.EscalationSeq != seq {
+			return &oncall.UserError{Msg: fmt.Sprintf(
+				"incident #%d was %s after this message was shown, so this click escalated nothing; press Escalate on its updated message to escalate it further",
+				in.ID, changedBy(in))}
 		}
 		if in.PolicyName == "" {
 			return &oncall.UserError{Msg: fmt.Sprintf("incident #%d has no escalation policy to escalate to", in.ID)}
@@ -561,3 +575,15 @@ func (e *Engine) FindUser(ctx context.Context, slackID, email string) (name stri
 }
 
 func isRiverNotFound(err error) bool { return errors.Is(err, river.ErrNotFound) }
+
+// changedBy says what moved an open incident's escalation sequence on
+// (cancelPending): an acknowledgement, or an escalation or reassignment.
+func changedBy(in *store.Incident) string {
+	if in.State == store.StateAcknowledged {
+		if in.AcknowledgedBy != "" {
+			return "acknowledged by " + in.AcknowledgedBy
+		}
+		return "acknowledged"
+	}
+	return "escalated or reassigned"
+}

@@ -341,7 +341,7 @@ func (e *Engine) page(cfg *config, in *store.Incident, alerts int, reason string
 	p := notify.Page{
 		IncidentID: in.ID, Service: in.ServiceName, Summary: in.Summary, Severity: in.Severity, Urgency: in.Urgency,
 		State: in.State, CreatedAt: in.CreatedAt, Alerts: max(alerts, 1), Labels: in.Labels, Escalation: reason,
-		Details: pageDetails(in),
+		Details: pageDetails(in), Seq: in.EscalationSeq,
 	}
 	if svc := cfg.services[in.ServiceName]; svc != nil {
 		p.Team = svc.Team

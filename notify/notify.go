@@ -52,6 +52,11 @@ type Page struct {
 	Links      []Link
 	Escalation string // why this page: "step 1 of payments-default", "repeat 2", "final notice"
 	URL        string // a link to the incident, when the server has a public URL
+	// Seq is the incident's escalation sequence when the page was
+	// rendered. An Escalate button carries it, so that a click Slack
+	// delivers twice (to two processes) or two people's clicks at once
+	// escalate once.
+	Seq int
 }
 
 // Link is a link shown with the page.

@@ -391,3 +391,47 @@ func TestFaultSocketModeRedeliveredClicksActOnce(t *testing.T) {
 		t.Fatalf("escalation step %d after one escalation; want 1", in.EscalationStep)
 	}
 }
+
+// An Escalate button carries the escalation sequence its page showed, so
+// the same click delivered as two envelopes (Slack re-delivering to
+// another process, which has not seen its envelope id, or a double click,
+// or two people at once) escalates once; the second is told why nothing
+// happened. A button without a sequence (a page posted by an older
+// version) still escalates.
+func TestEscalateClickedTwiceEscalatesOnce(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	id := s.alert(sample(t, "am-webhook-firing.json"))
+	page := s.pageFor("DU0ALICE", id)
+	shown := slackch.EscalateValue(id, s.incident(id).EscalationSeq)
+	click := func(value string) {
+		s.slack.SendBlockAction(slacktest.BlockAction{UserID: "U0ALICE", ActionID: slackch.ActionEscalate,
+			Value: value, ChannelID: page.Channel, MessageTS: page.TS})
+	}
+	count := func() int { return strings.Count(s.timeline(id), "escalated by alice") }
+
+	click(shown)
+	click(shown)
+	s.pageFor("DU0BOB", id) // step 2
+	deadline := time.Now().Add(30 * time.Second)
+	for len(s.slack.Ephemerals(page.Channel)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.settle()
+	if n := count(); n != 1 {
+		t.Fatalf("escalated %d times by two deliveries of one click; want 1:\n%s", n, s.timeline(id))
+	}
+	eph := s.slack.Ephemerals(page.Channel)
+	if len(eph) != 1 || !strings.Contains(eph[0].Text, "was escalated or reassigned after this message was shown, so this click escalated nothing") {
+		t.Fatalf("the second delivery's answer: %+v", eph)
+	}
+
+	click(strconv.FormatInt(id, 10))
+	for s.incident(id).EscalationLoop < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if in := s.incident(id); count() != 2 || in.EscalationStep != 0 || in.EscalationLoop != 1 {
+		t.Fatalf("a bare id's click: %d escalations, step %d round %d; want 2, step 0 round 1:\n%s",
+			count(), in.EscalationStep, in.EscalationLoop, s.timeline(id))
+	}
+}

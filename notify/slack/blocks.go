@@ -18,8 +18,9 @@ import (
 
 // Action ids of the buttons on a page. A click arrives at the bot as a
 // block_actions payload whose action carries one of these ids and, as its
-// value, the incident id in decimal (ParseActionValue); the actions block's
-// block_id is BlockID(id).
+// value, the incident id in decimal (ParseActionValue), followed for
+// Escalate by ":" and the escalation sequence the page showed
+// (EscalateValue); the actions block's block_id is BlockID(id).
 const (
 	ActionAck      = "incident_ack"
 	ActionResolve  = "incident_resolve"
@@ -47,11 +48,33 @@ func BlockID(id int64) string { return BlockIDPrefix + strconv.FormatInt(id, 10)
 
 // ParseActionValue returns the incident id a button's value carries.
 func ParseActionValue(v string) (int64, error) {
-	id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	id, _, err := ParseEscalateValue(v)
+	return id, err
+}
+
+// EscalateValue is an Escalate button's value: the incident id and the
+// escalation sequence the button was shown with, "12:3".
+func EscalateValue(id int64, seq int) string {
+	return strconv.FormatInt(id, 10) + ":" + strconv.Itoa(seq)
+}
+
+// ParseEscalateValue returns the incident id and the escalation sequence
+// a button's value carries; seq is -1 when it carries none (a bare id, as
+// buttons posted before sequences were carried do).
+func ParseEscalateValue(v string) (id int64, seq int, err error) {
+	idText, seqText, hasSeq := strings.Cut(strings.TrimSpace(v), ":")
+	id, err = strconv.ParseInt(idText, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fmt.Errorf("slack: action value %q is not an incident id", v)
+		return 0, 0, fmt.Errorf("slack: action value %q is not an incident id", v)
 	}
-	return id, nil
+	if !hasSeq {
+		return id, -1, nil
+	}
+	seq, err = strconv.Atoi(seqText)
+	if err != nil || seq < 0 {
+		return 0, 0, fmt.Errorf("slack: action value %q has a bad escalation sequence", v)
+	}
+	return id, seq, nil
 }
 
 // ParseBlockID returns the incident id of an actions block's block_id ("incident:<id>").
@@ -93,7 +116,7 @@ func Blocks(p notify.Page) []slack.Block {
 	}
 	buttons = append(buttons,
 		slack.NewButtonBlockElement(ActionResolve, id, plain("Resolve")),
-		slack.NewButtonBlockElement(ActionEscalate, id, plain("Escalate")).WithStyle(slack.StyleDanger),
+		slack.NewButtonBlockElement(ActionEscalate, EscalateValue(p.IncidentID, p.Seq), plain("Escalate")).WithStyle(slack.StyleDanger),
 	)
 	return append(blocks, slack.NewActionBlock(BlockID(p.IncidentID), buttons...))
 }

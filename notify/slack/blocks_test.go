@@ -219,6 +219,21 @@ func TestParseActionValue(t *testing.T) {
 	}
 }
 
+func TestParseEscalateValue(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string][2]int64{EscalateValue(12, 3): {12, 3}, "12:0": {12, 0}, "12": {12, -1}} {
+		id, seq, err := ParseEscalateValue(v)
+		if err != nil || id != want[0] || int64(seq) != want[1] {
+			t.Errorf("ParseEscalateValue(%q) = %d, %d, %v; want %v", v, id, seq, err, want)
+		}
+	}
+	for _, v := range []string{"12:", "12:-1", "12:x", ":3", "12:3:4"} {
+		if _, _, err := ParseEscalateValue(v); err == nil {
+			t.Errorf("ParseEscalateValue(%q) succeeded", v)
+		}
+	}
+}
+
 func TestParseRef(t *testing.T) {
 	t.Parallel()
 	ch, ts, err := ParseRef(Ref("DU1", "1700000000.000100"))
