@@ -77,6 +77,31 @@ func NewRiver(pool *pgxpool.Pool, workers *river.Workers, log *slog.Logger, cloc
 	return client, nil
 }
 
+// OpenRiverPool returns the pool a working River client and the Promoter
+// use: base's settings, at most riverPoolConns connections, and custom plans
+// (plan_cache_mode=force_custom_plan). River's scheduling query, run by the
+// Promoter every 100 ms, is a prepared statement; a generic plan made while
+// river_job was small (a fresh or quiet install) joined it to itself row by
+// row, and with 10,000 timers due it ran for 30 s and held every timer back
+// that long (River's issue #785 is the same query). A custom plan is made
+// for the table as it is, for a fraction of a millisecond. Jobs inserted or
+// completed in the engine's transactions use the engine's pool.
+func OpenRiverPool(base *pgxpool.Pool) (*pgxpool.Pool, error) {
+	cfg := base.Config()
+	cfg.MaxConns = min(cfg.MaxConns, riverPoolConns)
+	cfg.MinConns = 0
+	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("river pool: %w", err)
+	}
+	return pool, nil
+}
+
+// riverPoolConns bounds River's own connections: a fetch per queue, the
+// completer, the notifier's LISTEN, the leader's maintenance, the Promoter.
+const riverPoolConns = 10
+
 // riverTime is a clock as River's TimeGenerator.
 type riverTime struct{ c oncall.Clock }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/rs/zerolog"
@@ -20,8 +19,9 @@ import (
 
 // startEngine builds the paging channels, the engine and River, starts the
 // workers, the timer promoter and (with Slack on) the bot, and returns once
-// they run; they stop with ctx (River through Stop).
-func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock oncall.Clock, out io.Writer, log zerolog.Logger) (*jobs.Engine, *river.Client[pgx.Tx], error) {
+// they run; they stop with ctx, River through stop, which waits for running
+// jobs until its context ends and then closes River's pool.
+func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock oncall.Clock, out io.Writer, log zerolog.Logger) (engine *jobs.Engine, stop func(context.Context) error, err error) {
 	channels := map[string]notify.Channel{}
 	if cfg.Slack.Enabled() {
 		ch := slackch.New(slackch.Config{BotToken: cfg.Slack.BotToken, APIURL: cfg.Slack.APIURL})
@@ -47,7 +47,7 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 		}
 	}
 
-	engine := jobs.NewEngine(pool, clock, channels)
+	engine = jobs.NewEngine(pool, clock, channels)
 	if cfg.SendTimeout > 0 {
 		engine.SendTimeout = cfg.SendTimeout
 	}
@@ -57,8 +57,13 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 	if cfg.Slack.Enabled() {
 		engine.HandoffWorkers(workers)
 	}
-	rc, err := jobs.NewRiver(pool, workers, slogFor(log), clock)
+	rpool, err := jobs.OpenRiverPool(pool)
 	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := jobs.NewRiver(rpool, workers, slogFor(log), clock)
+	if err != nil {
+		rpool.Close()
 		return nil, nil, err
 	}
 	rc.PeriodicJobs().AddMany(jobs.HeartbeatPeriodicJobs())
@@ -69,9 +74,19 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 	}
 	engine.SetRiver(rc)
 	if err := rc.Start(ctx); err != nil {
+		rpool.Close()
 		return nil, nil, fmt.Errorf("start river: %w", err)
 	}
-	promoter := jobs.NewPromoter(pool, clock.Now)
+	stop = func(ctx context.Context) error {
+		if err := rc.Stop(ctx); err != nil {
+			// A job still running holds a connection, and Close waits for it.
+			go rpool.Close()
+			return err
+		}
+		rpool.Close()
+		return nil
+	}
+	promoter := jobs.NewPromoter(rpool, clock.Now)
 	go promoter.Run(ctx, func(err error) { log.Warn().Err(err).Msg("promote timers") })
 	if cfg.Slack.Enabled() {
 		b := bot.New(bot.Config{AppToken: cfg.Slack.AppToken, BotToken: cfg.Slack.BotToken, APIURL: cfg.Slack.APIURL, PublicURL: cfg.PublicURL},
@@ -79,7 +94,7 @@ func startEngine(ctx context.Context, cfg *Config, pool *pgxpool.Pool, clock onc
 		go b.Run(ctx)
 	}
 	log.Info().Dur("timer_tick", jobs.PromoteInterval).Msg("paging engine started")
-	return engine, rc, nil
+	return engine, stop, nil
 }
 
 // wire is what a provider's wiring (wire_*.go) may need to build its

@@ -65,7 +65,7 @@ func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
 	}
 	logChannels(cfg, log)
 
-	engine, riverClient, err := startEngine(ctx, cfg, pool, opts.clock, e.stdout, log)
+	engine, stopRiver, err := startEngine(ctx, cfg, pool, opts.clock, e.stdout, log)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func serve(ctx context.Context, e *env, cfg *Config, opts serveOptions) error {
 	}
 	// Running jobs finish (or are released to another process at the
 	// deadline); their rows stay locked until then, so nothing is lost.
-	if err := riverClient.Stop(sctx); err != nil {
+	if err := stopRiver(sctx); err != nil {
 		log.Warn().Err(err).Msg("river shutdown")
 	}
 	log.Info().Msg("stopped")

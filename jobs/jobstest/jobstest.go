@@ -59,20 +59,27 @@ func New(tb testing.TB, set *manifest.Set, channels map[string]notify.Channel) *
 	b.Engine.Workers(workers)
 	b.Engine.HeartbeatWorkers(workers)
 	b.Engine.HandoffWorkers(workers) // handoff jobs exist only when a test plans them
-	b.River, err = jobs.NewRiver(b.Pool, workers, slog.New(slog.DiscardHandler), b.Clock)
+	rpool, err := jobs.OpenRiverPool(b.Pool)
 	if err != nil {
+		tb.Fatal(err)
+	}
+	b.River, err = jobs.NewRiver(rpool, workers, slog.New(slog.DiscardHandler), b.Clock)
+	if err != nil {
+		rpool.Close()
 		tb.Fatal(err)
 	}
 	b.Engine.SetRiver(b.River)
 	if err := b.River.Start(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	go jobs.NewPromoter(b.Pool, b.Clock.Now).Run(ctx, nil)
+	go jobs.NewPromoter(rpool, b.Clock.Now).Run(ctx, nil)
 	tb.Cleanup(func() {
 		cancel()
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
-		_ = b.River.Stop(sctx)
+		if b.River.Stop(sctx) == nil {
+			rpool.Close()
+		}
 	})
 	return b
 }
