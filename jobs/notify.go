@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -118,6 +119,7 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 		to.FullName, to.Email = u.FullName, u.Email
 	}
 	page := e.page(cfg, in, alerts, n.Reason)
+	page.Key = strconv.FormatInt(n.ID, 10)
 	ch := e.channels[n.Method]
 	if n.Method == notify.MethodPush && ch != nil {
 		if to.Devices, err = e.pushDevices(ctx, tx, n.User); err != nil {
@@ -164,6 +166,7 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 	}
 
 	var rcpt notify.Receipt
+	found := false
 	switch {
 	case ch == nil:
 		err = notify.ErrOff
@@ -173,7 +176,18 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 		cancel()
 	default:
 		sendCtx, cancel := context.WithTimeout(ctx, e.SendTimeout)
-		rcpt, err = ch.Send(sendCtx, to, page)
+		if f, ok := ch.(notify.Finder); ok && attempt > 1 {
+			// An earlier attempt may have been delivered without being
+			// recorded: its process died while the provider answered, or
+			// the answer was lost. Look before paging again. A failed
+			// look is no reason not to send.
+			if r, ok, ferr := f.Find(sendCtx, to, page.Key, n.DueAt.Add(-time.Minute)); ferr == nil && ok {
+				rcpt, found = r, true
+			}
+		}
+		if !found {
+			rcpt, err = ch.Send(sendCtx, to, page)
+		}
 		cancel()
 	}
 	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -193,6 +207,9 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 	}
 	if err == nil {
 		entry.Event, entry.Message = "notified", fmt.Sprintf("notified %s by %s (%s): delivered", who, methodName(n), n.Reason)
+		if found {
+			entry.Message += " by an earlier attempt whose outcome was lost (found, not sent again)"
+		}
 		if len(bundle) > 0 {
 			entry.Message += fmt.Sprintf(", in one message with %d other incident(s)", len(bundle))
 		}

@@ -52,6 +52,10 @@ type Page struct {
 	Links      []Link
 	Escalation string // why this page: "step 1 of payments-default", "repeat 2", "final notice"
 	URL        string // a link to the incident, when the server has a public URL
+	// Key identifies this send (the notification's id). A channel that can
+	// stamp its messages with it (Slack: message metadata) does, so that a
+	// send repeated after a crash can first look for the one before (Finder).
+	Key string
 	// Seq is the incident's escalation sequence when the page was
 	// rendered. An Escalate button carries it, so that a click Slack
 	// delivers twice (to two processes) or two people's clicks at once
@@ -116,6 +120,16 @@ type Channel interface {
 // limit uses for pages that pile up.
 type Bundler interface {
 	SendBundle(ctx context.Context, to Target, pages []Page) (Receipt, error)
+}
+
+// Finder is a channel that can look for a page it already delivered. A
+// send whose outcome was never recorded (the process died while the
+// provider was answering) is looked for before it is repeated, so that a
+// crash does not page the same person twice.
+type Finder interface {
+	// Find looks for the page stamped with key sent to the target since
+	// since; found is false when there is none.
+	Find(ctx context.Context, to Target, key string, since time.Time) (rcpt Receipt, found bool, err error)
 }
 
 // Updater is a channel whose sent pages can be changed in place and carry

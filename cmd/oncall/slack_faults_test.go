@@ -435,3 +435,38 @@ func TestEscalateClickedTwiceEscalatesOnce(t *testing.T) {
 			count(), in.EscalationStep, in.EscalationLoop, s.timeline(id))
 	}
 }
+
+// Slack posts a page but its answer never arrives (the connection drops,
+// or the process dies, while Slack answers): the retry finds the page by
+// the key in its metadata and does not post it again.
+func TestSlackAnswerLostPagesOnce(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.slack.LoseNextAnswers("chat.postMessage", 1)
+	id := s.alert(sample(t, "am-webhook-firing.json"))
+	s.pageFor("DU0ALICE", id)
+	want := "delivered by an earlier attempt whose outcome was lost (found, not sent again)"
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.timeline(id), want) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.settle()
+	pages := 0
+	for _, m := range s.slack.Messages("DU0ALICE") {
+		if strings.Contains(string(m.Blocks), slackch.BlockID(id)) {
+			pages++
+		}
+	}
+	posts := 0
+	for _, m := range s.slack.Messages("C0PAY") {
+		if strings.Contains(string(m.Blocks), slackch.BlockID(id)) {
+			posts++
+		}
+	}
+	if pages != 1 || posts != 1 || !strings.Contains(s.timeline(id), want) {
+		t.Fatalf("%d DMs and %d channel posts of the page; want 1 each, and the timeline to say %q:\n%s", pages, posts, want, s.timeline(id))
+	}
+	if n := len(s.slack.Calls("conversations.history")); n != 1 {
+		t.Errorf("%d conversations.history calls; want 1 (only the retry looks)", n)
+	}
+}

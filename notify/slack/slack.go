@@ -79,38 +79,16 @@ func (c *Channel) Send(ctx context.Context, to notify.Target, p notify.Page) (no
 	if c.token == "" {
 		return notify.Receipt{}, notify.ErrOff
 	}
-	var dest, email string
-	switch to.Method {
-	case notify.MethodSlack:
-		switch addr := strings.TrimSpace(to.Address); {
-		case IsUserID(addr):
-			dest = addr
-		case to.Email != "" || strings.Contains(addr, "@"):
-			email = to.Email
-			if email == "" {
-				email = addr
-			}
-			id, err := c.LookupUser(ctx, email)
-			if err != nil {
-				return notify.Receipt{}, fmt.Errorf("page #%d to %s: %w", p.IncidentID, who(to), err)
-			}
-			dest = id
-		default:
-			return notify.Receipt{}, notify.Permanent(fmt.Errorf("slack: page #%d to %s: no Slack user id or email", p.IncidentID, who(to)))
-		}
-	case notify.MethodSlackChannel:
-		dest = strings.TrimSpace(to.Address)
-		if dest == "" {
-			return notify.Receipt{}, notify.Permanent(fmt.Errorf("slack: page #%d: no channel to post in", p.IncidentID))
-		}
-	default:
-		return notify.Receipt{}, notify.Permanent(fmt.Errorf("slack: page #%d: cannot send by method %q", p.IncidentID, to.Method))
+	dest, email, err := c.destination(ctx, to)
+	if err != nil {
+		return notify.Receipt{}, fmt.Errorf("page #%d: %w", p.IncidentID, err)
 	}
-
-	ch, ts, err := c.api.PostMessageContext(ctx, dest,
-		slack.MsgOptionText(Text(p), false),
-		slack.MsgOptionBlocks(Blocks(p)...),
-	)
+	opts := []slack.MsgOption{slack.MsgOptionText(Text(p), false), slack.MsgOptionBlocks(Blocks(p)...)}
+	if p.Key != "" {
+		opts = append(opts, slack.MsgOptionMetadata(slack.SlackMetadata{
+			EventType: pageEventType, EventPayload: map[string]any{"key": p.Key, "incident_id": p.IncidentID}}))
+	}
+	ch, ts, err := c.api.PostMessageContext(ctx, dest, opts...)
 	if err != nil {
 		if email != "" && isSlackError(err, "channel_not_found", "user_not_found", "user_disabled", "account_inactive") {
 			c.users.forget(email) // the cached id may be stale
@@ -118,6 +96,38 @@ func (c *Channel) Send(ctx context.Context, to notify.Target, p notify.Page) (no
 		return notify.Receipt{}, c.classify(fmt.Sprintf("post page #%d to %s", p.IncidentID, dest), err)
 	}
 	return notify.Receipt{Ref: Ref(ch, ts)}, nil
+}
+
+// destination is where a page to the target is posted: a user's id (Slack
+// opens the DM), found by email when the address is not one, or a channel;
+// email is the address looked up, if any.
+func (c *Channel) destination(ctx context.Context, to notify.Target) (dest, email string, err error) {
+	switch to.Method {
+	case notify.MethodSlack:
+		switch addr := strings.TrimSpace(to.Address); {
+		case IsUserID(addr):
+			return addr, "", nil
+		case to.Email != "" || strings.Contains(addr, "@"):
+			email = to.Email
+			if email == "" {
+				email = addr
+			}
+			id, err := c.LookupUser(ctx, email)
+			if err != nil {
+				return "", email, fmt.Errorf("to %s: %w", who(to), err)
+			}
+			return id, email, nil
+		default:
+			return "", "", notify.Permanent(fmt.Errorf("slack: to %s: no Slack user id or email", who(to)))
+		}
+	case notify.MethodSlackChannel:
+		if dest = strings.TrimSpace(to.Address); dest == "" {
+			return "", "", notify.Permanent(errors.New("slack: no channel to post in"))
+		}
+		return dest, "", nil
+	default:
+		return "", "", notify.Permanent(fmt.Errorf("slack: cannot send by method %q", to.Method))
+	}
 }
 
 // Update rewrites the message ref (from Send's receipt) to show p.

@@ -374,3 +374,56 @@ func TestContextAndOff(t *testing.T) {
 		t.Errorf("auth.test through API(): %v", err)
 	}
 }
+
+// A page carries its key in the message's metadata, and Find finds it by
+// that key in the target's DM or channel, newer than since only; another
+// key, or an older message, is not found.
+func TestFind(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	since := time.Now().Add(-time.Second)
+	var between time.Time
+	p := page(notify.StateTriggered, "")
+	for _, key := range []string{"41", "42"} {
+		if key == "42" {
+			time.Sleep(2 * time.Millisecond)
+			between = time.Now()
+			time.Sleep(2 * time.Millisecond)
+		}
+		p.Key = key
+		for _, to := range []notify.Target{toAlice, toChannel} {
+			if _, err := b.ch.Send(ctx(t), to, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	p.Key = ""
+	if _, err := b.ch.Send(ctx(t), toAlice, p); err != nil { // no key, no metadata
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		to      notify.Target
+		key     string
+		since   time.Time
+		wantRef string
+	}{
+		{toAlice, "42", since, "DU1/1700000000.000300"},
+		{toChannel, "42", since, "C0PAY/1700000000.000400"},
+		{toAlice, "41", since, "DU1/1700000000.000100"},
+		{toAlice, "43", since, ""},
+		{toAlice, "41", between, ""}, // sent before since
+		{toAlice, "42", between, "DU1/1700000000.000300"},
+		{notify.Target{User: "alice", Method: notify.MethodSlack, Address: "alice@example.com"}, "42", since, "DU1/1700000000.000300"},
+	} {
+		r, found, err := b.ch.Find(ctx(t), tc.to, tc.key, tc.since)
+		if err != nil {
+			t.Fatalf("Find(%s, %s): %v", tc.to.Address, tc.key, err)
+		}
+		if found != (tc.wantRef != "") || r.Ref != tc.wantRef {
+			t.Errorf("Find(%s, %s, %s) = %q, %v; want %q", tc.to.Address, tc.key, tc.since.Format(time.StampMicro), r.Ref, found, tc.wantRef)
+		}
+	}
+	if _, _, err := b.ch.Find(ctx(t), notify.Target{Method: notify.MethodSlack, Address: "U9"}, "42", since); err == nil {
+		t.Error("Find in the DM of a user Slack does not know succeeded")
+	}
+}

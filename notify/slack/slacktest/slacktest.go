@@ -129,21 +129,22 @@ type Server struct {
 	seq     int64 // for ids
 	tsSeq   int64 // for message timestamps
 
-	calls      []Call
-	faults     map[string][]fault
-	users      map[string]*user
-	userOrder  []string
-	channels   map[string]string // id -> name
-	messages   map[string][]*message
-	byTS       map[[2]string]*message // {channel, ts}: a run that posts 10,000 pages looks each up
-	ephemerals map[string][]Ephemeral
-	dms        map[string]bool
-	lastPost   map[string]time.Time
-	views      map[string]*view
-	homes      map[string]string // user -> view id
-	triggers   map[string]*trigger
-	groups     map[string]*userGroup
-	groupOrder []string
+	calls       []Call
+	faults      map[string][]fault
+	users       map[string]*user
+	userOrder   []string
+	channels    map[string]string // id -> name
+	messages    map[string][]*message
+	byTS        map[[2]string]*message // {channel, ts}: a run that posts 10,000 pages looks each up
+	lostAnswers map[string]int         // method -> calls carried out whose answer is lost
+	ephemerals  map[string][]Ephemeral
+	dms         map[string]bool
+	lastPost    map[string]time.Time
+	views       map[string]*view
+	homes       map[string]string // user -> view id
+	triggers    map[string]*trigger
+	groups      map[string]*userGroup
+	groupOrder  []string
 
 	tickets     map[string]bool
 	conns       map[int]*sockConn
@@ -175,26 +176,27 @@ func New(t testing.TB, opts ...Option) *Server {
 		o(&cfg)
 	}
 	s := &Server{
-		t:          t,
-		cfg:        cfg,
-		quit:       make(chan struct{}),
-		kick:       make(chan struct{}, 1),
-		changed:    make(chan struct{}),
-		faults:     map[string][]fault{},
-		users:      map[string]*user{},
-		channels:   map[string]string{},
-		messages:   map[string][]*message{},
-		byTS:       map[[2]string]*message{},
-		ephemerals: map[string][]Ephemeral{},
-		dms:        map[string]bool{},
-		lastPost:   map[string]time.Time{},
-		views:      map[string]*view{},
-		homes:      map[string]string{},
-		triggers:   map[string]*trigger{},
-		groups:     map[string]*userGroup{},
-		tickets:    map[string]bool{},
-		conns:      map[int]*sockConn{},
-		envs:       map[string]*envelope{},
+		t:           t,
+		cfg:         cfg,
+		quit:        make(chan struct{}),
+		kick:        make(chan struct{}, 1),
+		changed:     make(chan struct{}),
+		faults:      map[string][]fault{},
+		users:       map[string]*user{},
+		channels:    map[string]string{},
+		messages:    map[string][]*message{},
+		byTS:        map[[2]string]*message{},
+		lostAnswers: map[string]int{},
+		ephemerals:  map[string][]Ephemeral{},
+		dms:         map[string]bool{},
+		lastPost:    map[string]time.Time{},
+		views:       map[string]*view{},
+		homes:       map[string]string{},
+		triggers:    map[string]*trigger{},
+		groups:      map[string]*userGroup{},
+		tickets:     map[string]bool{},
+		conns:       map[int]*sockConn{},
+		envs:        map[string]*envelope{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/", s.serveAPI)
@@ -366,6 +368,16 @@ func (s *Server) FailNext(method string, n int, status int, retryAfter time.Dura
 	for range n {
 		s.faults[method] = append(s.faults[method], fault{status: status, retryAfter: retryAfter})
 	}
+}
+
+// LoseNextAnswers makes the next n calls of method be carried out (a message
+// is posted) and their answers lost: the connection is closed without a
+// response, as when the caller's network fails or its process dies while
+// Slack answers.
+func (s *Server) LoseNextAnswers(method string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lostAnswers[method] += n
 }
 
 // FailNextWith makes the next n calls of method (or "*") answer 200 with

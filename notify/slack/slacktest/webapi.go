@@ -52,6 +52,7 @@ var methods = map[string]methodSpec{
 	"chat.postEphemeral":      {botToken, (*Server).chatPostEphemeral},
 	"chat.getPermalink":       {botToken, (*Server).chatGetPermalink},
 	"conversations.open":      {botToken, (*Server).conversationsOpen},
+	"conversations.history":   {botToken, (*Server).conversationsHistory},
 	"users.info":              {botToken, (*Server).usersInfo},
 	"users.lookupByEmail":     {botToken, (*Server).usersLookupByEmail},
 	"views.open":              {botToken, (*Server).viewsOpen},
@@ -93,8 +94,21 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	call.Status, call.Error, call.Response = status, res.err, body
 	s.calls = append(s.calls, call)
+	lose := status == http.StatusOK && res.err == "" && s.lostAnswers[method] > 0
+	if lose {
+		s.lostAnswers[method]--
+	}
 	s.notifyLocked()
 	s.mu.Unlock()
+
+	if lose {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				_ = conn.Close()
+				return
+			}
+		}
+	}
 
 	if status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(res.retryAfter.Seconds()))))
@@ -316,6 +330,49 @@ func (s *Server) usersLookupByEmail(c *Call) result {
 
 // dmChannel is the id of the app's direct-message channel with a user.
 func dmChannel(userID string) string { return "D" + userID }
+
+// conversationsHistory lists a conversation's top-level messages newer than
+// oldest, newest first, at most limit (default 100, as Slack); a message's
+// metadata is included only with include_all_metadata, as Slack does. The
+// fake's ts are a counter, not the time, so oldest is compared with when
+// the message was posted.
+func (s *Server) conversationsHistory(c *Call) result {
+	ch := c.Param("channel")
+	if ch == "" {
+		return fail("channel_not_found")
+	}
+	if _, known := s.channels[ch]; !known && !strings.HasPrefix(ch, "D") {
+		return fail("channel_not_found")
+	}
+	oldest, _ := strconv.ParseFloat(c.Param("oldest"), 64)
+	limit, err := strconv.Atoi(c.Param("limit"))
+	if err != nil || limit <= 0 {
+		limit = 100
+	}
+	withMeta := c.Param("include_all_metadata") == "1" || c.Param("include_all_metadata") == "true"
+	msgs := []obj{}
+	more := false
+	all := s.messages[ch]
+	for i := len(all) - 1; i >= 0; i-- {
+		m := all[i]
+		if m.threadTS != "" && m.threadTS != m.ts {
+			continue
+		}
+		if posted := float64(m.posted.UnixMicro()) / 1e6; posted <= oldest {
+			break
+		}
+		if len(msgs) == limit {
+			more = true
+			break
+		}
+		w := m.wire()
+		if !withMeta {
+			delete(w, "metadata")
+		}
+		msgs = append(msgs, w)
+	}
+	return success(obj{"messages": msgs, "has_more": more, "pin_count": 0})
+}
 
 func (s *Server) conversationsOpen(c *Call) result {
 	if ch := c.Param("channel"); ch != "" && c.Param("users") == "" {
