@@ -234,7 +234,7 @@ func (e *Engine) send(ctx context.Context, tx *txn, args NotifyArgs, attempt int
 		// A bundle is not recorded as showing its first incident: the
 		// update worker would rewrite it into that one incident's message.
 		if _, ok := ch.(notify.Updater); ok && rcpt.Ref != "" && len(bundle) == 0 {
-			if err := store.MessageAdd(ctx, tx, store.Message{IncidentID: in.ID, Method: n.Method, Ref: rcpt.Ref}, now); err != nil {
+			if err := store.MessageAdd(ctx, tx, store.Message{IncidentID: in.ID, Method: n.Method, Ref: rcpt.Ref, Reason: n.Reason}, now); err != nil {
 				return retryLater{}, err
 			}
 		}

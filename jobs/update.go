@@ -79,6 +79,7 @@ func (e *Engine) updateMessages(ctx context.Context, tx pgx.Tx, incidentID int64
 		if !ok {
 			continue
 		}
+		page.Escalation = m.Reason // each copy keeps why it went out
 		if err := up.Update(ctx, m.Ref, page); err != nil {
 			failed = errors.Join(failed, fmt.Errorf("update %s message: %w", m.Method, err))
 			continue

@@ -536,13 +536,14 @@ type Message struct {
 	Method     string
 	Ref        string
 	NotedLogID int64
+	Reason     string // why this copy went out, shown in it whatever it is rewritten to
 }
 
 // MessageAdd records that the incident is shown at ref.
 func MessageAdd(ctx context.Context, q Querier, m Message, now time.Time) error {
 	_, err := q.Exec(ctx, `
-INSERT INTO incident_messages (incident_id, method, ref, noted_log_id, created_at) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT DO NOTHING`, m.IncidentID, m.Method, m.Ref, m.NotedLogID, now)
+INSERT INTO incident_messages (incident_id, method, ref, noted_log_id, created_at, reason) VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT DO NOTHING`, m.IncidentID, m.Method, m.Ref, m.NotedLogID, now, m.Reason)
 	if err != nil {
 		return fmt.Errorf("record message of incident %d: %w", m.IncidentID, mapErr(err))
 	}
@@ -552,7 +553,7 @@ ON CONFLICT DO NOTHING`, m.IncidentID, m.Method, m.Ref, m.NotedLogID, now)
 // MessagesLock lists and locks where an incident is shown.
 func MessagesLock(ctx context.Context, tx pgx.Tx, incidentID int64) ([]Message, error) {
 	rows, err := tx.Query(ctx, `
-SELECT incident_id, method, ref, noted_log_id FROM incident_messages WHERE incident_id = $1 ORDER BY created_at, ref FOR UPDATE`, incidentID)
+SELECT incident_id, method, ref, noted_log_id, reason FROM incident_messages WHERE incident_id = $1 ORDER BY created_at, ref FOR UPDATE`, incidentID)
 	if err != nil {
 		return nil, fmt.Errorf("messages of incident %d: %w", incidentID, mapErr(err))
 	}

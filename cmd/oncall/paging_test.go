@@ -363,12 +363,14 @@ func TestAlertmanagerPageAndAckOverSocketMode(t *testing.T) {
 	if by := s.incident(id).AcknowledgedBy; by != "alice" {
 		t.Fatalf("acknowledged by %q", by)
 	}
-	// The message is updated in place: no Acknowledge button, who acked.
+	// The message is updated in place: no Acknowledge button, who acked,
+	// and still why it went out.
 	if _, err := s.slack.WaitForMessage(s.ctx(), page.Channel, func(m slacktest.Message) bool {
 		return m.TS == page.TS && m.Updates > 0 && !strings.Contains(string(m.Blocks), slackch.ActionAck) &&
-			strings.Contains(string(m.Blocks), "alice")
+			strings.Contains(string(m.Blocks), "alice") && strings.Contains(string(m.Blocks), "step 1 of payments")
 	}); err != nil {
-		t.Fatalf("page not updated after the ack: %v", err)
+		m, _ := s.slack.Message(page.Channel, page.TS)
+		t.Fatalf("page not updated after the ack, keeping its reason: %v\n%s", err, m.Blocks)
 	}
 
 	// Nothing fires later: not alice's email rule, not bob's step.
