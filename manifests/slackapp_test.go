@@ -54,7 +54,7 @@ func TestSlackAppManifest(t *testing.T) {
 	if !slices.Equal(m.Settings.Events.Bot, []string{"app_home_opened"}) {
 		t.Errorf("bot events = %v", m.Settings.Events.Bot)
 	}
-	want := []string{"chat:write", "chat:write.public", "commands", "im:write", "usergroups:read", "usergroups:write", "users:read", "users:read.email"}
+	want := []string{"channels:history", "chat:write", "chat:write.public", "commands", "groups:history", "im:history", "im:write", "usergroups:read", "usergroups:write", "users:read", "users:read.email"}
 	got := slices.Sorted(slices.Values(m.OAuth.Scopes.Bot))
 	if !slices.Equal(got, want) {
 		t.Errorf("scopes = %v, want %v", got, want)
