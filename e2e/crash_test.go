@@ -220,7 +220,7 @@ func (r *crashRig) check(ids []int64, kills, maxDup int, killedAt time.Time) cra
 		r.t.Errorf("%d of %d pages lost: %s", rep.lost, rep.due, strings.Join(lost[:min(len(lost), 20)], " "))
 	}
 	if rep.duplicates > maxDup {
-		r.t.Errorf("%d duplicate pages, more than the %d sends in flight at the kill", rep.duplicates, maxDup)
+		r.t.Errorf("%d duplicate pages, more than %d", rep.duplicates, maxDup)
 		r.explainDuplicates(counts)
 	}
 	// Each step queued each page once: a step that ran twice (a rescued
@@ -275,7 +275,10 @@ func TestCrashRestart(t *testing.T) {
 		t.Fatalf("escalations did not finish within %s of the restart", settleWithin)
 	}
 	second.alive()
-	rep := r.check(ids, 1, inFlight, killedAt)
+	// At most one duplicate for the kill: a send the dead process made
+	// without recording it is looked for in Slack (by the key in its
+	// metadata) before it is made again.
+	rep := r.check(ids, 1, min(inFlight, 1), killedAt)
 	t.Logf("kill -9 and restart: %d pages due, %d delivered, %d lost, %d duplicated (%d sends in flight at the kill); last page %.1f s after the kill",
 		rep.due, rep.delivered, rep.lost, rep.duplicates, inFlight, rep.lastAfterKill.Seconds())
 }
@@ -317,7 +320,7 @@ func TestCrashOneOfTwo(t *testing.T) {
 		t.Fatalf("escalations did not finish within %s of the kill", settleWithin)
 	}
 	b.alive()
-	rep := r.check(ids, 1, inFlight, killedAt)
+	rep := r.check(ids, 1, min(inFlight, 1), killedAt)
 	t.Logf("two processes, one killed: %d pages due, %d delivered, %d lost, %d duplicated (at most %d sends in flight at the kill); last page %.1f s after the kill",
 		rep.due, rep.delivered, rep.lost, rep.duplicates, inFlight, rep.lastAfterKill.Seconds())
 }
