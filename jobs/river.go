@@ -90,6 +90,9 @@ func OpenRiverPool(base *pgxpool.Pool) (*pgxpool.Pool, error) {
 	cfg := base.Config()
 	cfg.MaxConns = min(cfg.MaxConns, riverPoolConns)
 	cfg.MinConns = 0
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
 	cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {

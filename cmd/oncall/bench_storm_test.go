@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,35 +34,16 @@ func BenchmarkStorm(b *testing.B) {
 	for b.Loop() {
 		run++
 		dms0, posts0 := slackPosts(s, "U0ALICE"), slackPosts(s, "C0PAY")
-		var next atomic.Int64
-		var wg sync.WaitGroup
 		start := time.Now()
-		for range senders {
-			wg.Go(func() {
-				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-				for {
-					i := next.Add(1)
-					if i > total {
-						return
-					}
-					body := fmt.Sprintf(`{"summary":"storm %d","dedup_key":"storm-%d-%d","severity":"critical"}`, i, run, i)
-					resp, err := client.Post(s.url+"/v1/alerts/"+s.keys["hook"], "application/json", strings.NewReader(body))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusAccepted {
-						b.Errorf("storm alert: %d", resp.StatusCode)
-						return
-					}
-				}
+		stormDone := make(chan struct{})
+		go func() {
+			defer close(stormDone)
+			postAlerts(b, s, senders, total, func(i int64) string {
+				return fmt.Sprintf(`{"summary":"storm %d","dedup_key":"storm-%d-%d","severity":"critical"}`, i, run, i)
 			})
-		}
+		}()
 		// The unrelated service, meanwhile.
 		starts := map[int64]time.Time{}
-		stormDone := make(chan struct{})
-		go func() { wg.Wait(); close(stormDone) }()
 		tick := time.NewTicker(250 * time.Millisecond)
 	unrelated:
 		for i := 0; ; i++ {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/oncall/oncall/jobs"
@@ -175,29 +176,8 @@ func BenchmarkTimerLateness(b *testing.B) {
 		if _, err := inserter.InsertMany(ctx, params); err != nil {
 			b.Fatal(err)
 		}
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			var left int
-			if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'escalate' AND state <> 'completed'`).Scan(&left); err != nil {
-				b.Fatal(err)
-			}
-			if left == 0 {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		rows, err := s.pool.Query(ctx, `SELECT attempted_at - scheduled_at FROM river_job WHERE kind = 'escalate' AND attempted_at IS NOT NULL`)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for rows.Next() {
-			var d time.Duration
-			if err := rows.Scan(&d); err != nil {
-				b.Fatal(err)
-			}
-			late = append(late, d)
-		}
-		rows.Close()
+		waitJobs(b, s, `kind = 'escalate' AND state <> 'completed'`)
+		late = append(late, lateness(b, s, `kind = 'escalate'`)...)
 		if _, err := s.pool.Exec(ctx, `DELETE FROM river_job WHERE kind = 'escalate'`); err != nil {
 			b.Fatal(err)
 		}
@@ -221,27 +201,9 @@ func BenchmarkTimerLatenessPaging(b *testing.B) {
 	run := 0
 	for b.Loop() {
 		run++
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range 32 {
-			wg.Go(func() {
-				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-				for i := next.Add(1); i <= pending; i = next.Add(1) {
-					body := fmt.Sprintf(`{"summary":"pending %d","severity":"critical","dedup_key":"pending-%d-%d"}`, i, run, i)
-					resp, err := client.Post(s.url+"/v1/alerts/"+s.keys["hook"], "application/json", strings.NewReader(body))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusAccepted {
-						b.Errorf("alert: %d", resp.StatusCode)
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
+		postAlerts(b, s, 32, pending, func(i int64) string {
+			return fmt.Sprintf(`{"summary":"pending %d","severity":"critical","dedup_key":"pending-%d-%d"}`, i, run, i)
+		})
 		if b.Failed() {
 			return
 		}
@@ -262,18 +224,7 @@ func BenchmarkTimerLatenessPaging(b *testing.B) {
 		due := fmt.Sprintf(`kind = 'escalate' AND (args->>'step')::int = 1 AND scheduled_at < '%s'`,
 			now.Add(time.Minute).UTC().Format(time.RFC3339Nano))
 		waitJobs(b, s, due+` AND state <> 'completed'`)
-		rows, err := s.pool.Query(ctx, `SELECT attempted_at - scheduled_at FROM river_job WHERE `+due)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for rows.Next() {
-			var d time.Duration
-			if err := rows.Scan(&d); err != nil {
-				b.Fatal(err)
-			}
-			late = append(late, d)
-		}
-		rows.Close()
+		late = append(late, lateness(b, s, due)...)
 		// The next run's incidents are new (their dedup keys name the run).
 		if _, err := s.pool.Exec(ctx, `DELETE FROM river_job WHERE kind IN ('escalate', 'notify')`); err != nil {
 			b.Fatal(err)
@@ -311,22 +262,51 @@ func waitJobs(b *testing.B, s *stack, where string) {
 // table: a quarter of Postgres's time at 500 alerts/s).
 func warmUp(b *testing.B, s *stack, severity string) {
 	b.Helper()
+	postAlerts(b, s, 16, 500, func(i int64) string {
+		return fmt.Sprintf(`{"summary":"warm-up","severity":%q,"dedup_key":"warm-%d"}`, severity, i)
+	})
+	waitJobs(b, s, `state IN ('available', 'running', 'retryable') AND queue <> 'bulk'`)
+	if _, err := s.pool.Exec(context.Background(), `ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// postAlerts posts alerts 1 to total to the generic integration from
+// senders concurrent clients, body(i) being alert i, and returns when all
+// are answered; an alert not accepted fails b.
+func postAlerts(b *testing.B, s *stack, senders int, total int64, body func(i int64) string) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range 16 {
+	for range senders {
 		wg.Go(func() {
-			for i := next.Add(1); i <= 500; i = next.Add(1) {
-				body := fmt.Sprintf(`{"summary":"warm-up","severity":%q,"dedup_key":"warm-%d"}`, severity, i)
-				if code, resp := s.post("/v1/alerts/"+s.keys["hook"], []byte(body)); code != http.StatusAccepted {
-					b.Errorf("warm-up alert: %d %s", code, resp)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+			for i := next.Add(1); i <= total; i = next.Add(1) {
+				resp, err := client.Post(s.url+"/v1/alerts/"+s.keys["hook"], "application/json", strings.NewReader(body(i)))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					b.Errorf("alert %d: %d", i, resp.StatusCode)
 					return
 				}
 			}
 		})
 	}
 	wg.Wait()
-	waitJobs(b, s, `state IN ('available', 'running', 'retryable') AND queue <> 'bulk'`)
-	if _, err := s.pool.Exec(context.Background(), `ANALYZE`); err != nil {
+}
+
+// lateness is how late each River job matching where started.
+func lateness(b *testing.B, s *stack, where string) []time.Duration {
+	b.Helper()
+	rows, err := s.pool.Query(context.Background(), `SELECT attempted_at - scheduled_at FROM river_job WHERE attempted_at IS NOT NULL AND `+where)
+	if err != nil {
 		b.Fatal(err)
 	}
+	late, err := pgx.CollectRows(rows, pgx.RowTo[time.Duration])
+	if err != nil {
+		b.Fatal(err)
+	}
+	return late
 }
