@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -61,5 +60,5 @@ func slackTS(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return strconv.FormatInt(t.Unix(), 10) + "." + fmt.Sprintf("%06d", t.Nanosecond()/1000)
+	return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000)
 }
